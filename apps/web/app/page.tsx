@@ -1,0 +1,7 @@
+export default function Home() {
+  return (
+    <main>
+      <h1>Cascadia demos</h1>
+    </main>
+  );
+}
