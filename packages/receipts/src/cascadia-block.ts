@@ -1,0 +1,32 @@
+import { type VerifyOptions, type VerifyResult, verifyMeshReceipt } from './verify.js';
+
+/**
+ * Verifies the `cascadia` block of a response: the receipt (verifyMeshReceipt) and that the block's
+ * unsigned `node_ids` say the same as the signed receipt, since UIs display the block's list.
+ */
+export async function verifyCascadiaBlock(block: unknown, opts: VerifyOptions): Promise<VerifyResult> {
+  if (typeof block !== 'object' || block === null || Array.isArray(block)) {
+    return { ok: false, reason: 'malformed', detail: 'cascadia block: expected an object' };
+  }
+  const { receipt, node_ids: nodeIds } = block as { receipt?: unknown; node_ids?: unknown };
+  const result = await verifyMeshReceipt(receipt, opts);
+  if (!result.ok) return result;
+  return compareBlockNodeIds(nodeIds, result.receipt.node_ids) ?? result;
+}
+
+export function compareBlockNodeIds(
+  nodeIds: unknown,
+  signed: readonly string[],
+): { ok: false; reason: 'malformed' | 'inconsistent'; detail: string } | null {
+  if (!Array.isArray(nodeIds) || !nodeIds.every((id) => typeof id === 'string')) {
+    return { ok: false, reason: 'malformed', detail: 'cascadia.node_ids: expected an array of strings' };
+  }
+  if (nodeIds.length !== signed.length || nodeIds.some((id, i) => id !== signed[i])) {
+    return {
+      ok: false,
+      reason: 'inconsistent',
+      detail: `cascadia.node_ids [${nodeIds.join(', ')}] differs from the signed receipt.node_ids [${signed.join(', ')}]`,
+    };
+  }
+  return null;
+}
