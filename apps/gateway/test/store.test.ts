@@ -1,0 +1,242 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { usdToNano } from '../src/money.js';
+import { nextResetAt } from '../src/store/budget-period.js';
+import { type GatewayStore, openStore, type SettleRequest } from '../src/store/index.js';
+import { hashKeySecret, KEY_PREFIX } from '../src/store/key-secrets.js';
+import { DIALECTS, skipDialect, type TestDatabase, testDatabase } from './helpers/databases.js';
+
+function settleRow(over: Partial<SettleRequest['row']> = {}): SettleRequest['row'] {
+  return {
+    createdAt: Date.now(),
+    model: 'cascadia:m',
+    provider: 'cascadia',
+    upstreamModel: 'm',
+    endpoint: 'chat.completions',
+    stream: false,
+    promptTokens: 10,
+    completionTokens: 5,
+    reservedNusd: 100,
+    latencyMs: 3,
+    ttftMs: null,
+    status: 'ok',
+    httpStatus: 200,
+    meteredBy: 'upstream',
+    nodeIds: ['node-a', 'node-b'],
+    receiptDigest: 'ab'.repeat(32),
+    error: null,
+    ...over,
+  };
+}
+
+describe.each(DIALECTS)('store on %s', (dialect) => {
+  describe.skipIf(skipDialect(dialect))('', () => {
+    let db: TestDatabase;
+    let store: GatewayStore;
+
+    beforeEach(async () => {
+      db = testDatabase(dialect);
+      store = await openStore(db.url, db.pg);
+    });
+    afterEach(async () => {
+      await store.close();
+      await db.cleanup();
+    });
+
+    it('migrations are idempotent: reopening the same database works and keeps data', async () => {
+      const { key } = await store.createKey({ alias: 'a' });
+      const again = await openStore(db.url, db.pg);
+      expect((await again.getKey(key.id))?.alias).toBe('a');
+      await again.close();
+    });
+
+    it('stores only the hash of a key and finds it by the secret', async () => {
+      const { key, secret } = await store.createKey({ alias: 'svc', models: ['x'], metadata: { team: 'a' } });
+      expect(secret.startsWith(KEY_PREFIX)).toBe(true);
+      expect(JSON.stringify(key)).not.toContain(secret);
+      expect(key.keyPrefix).toBe(`${secret.slice(0, KEY_PREFIX.length + 4)}…`);
+      expect((await store.findKeyBySecret(secret))?.id).toBe(key.id);
+      expect(await store.findKeyBySecret(`${secret}x`)).toBeNull();
+      expect(hashKeySecret(secret)).toMatch(/^[0-9a-f]{64}$/);
+      expect(key.models).toEqual(['x']);
+      expect(key.metadata).toEqual({ team: 'a' });
+    });
+
+    it('rotates a key: old secret stops working (or works within the grace period)', async () => {
+      const { key, secret } = await store.createKey({ alias: 'r' });
+      const rotated = await store.rotateKey(key.id);
+      expect(rotated?.secret).not.toBe(secret);
+      expect(await store.findKeyBySecret(secret)).toBeNull();
+      expect((await store.findKeyBySecret(rotated!.secret))?.id).toBe(key.id);
+      const graced = await store.rotateKey(key.id, 60);
+      expect((await store.findKeyBySecret(rotated!.secret))?.id).toBe(key.id);
+      expect(await store.findKeyBySecret(rotated!.secret, Date.now() + 61_000)).toBeNull();
+      expect((await store.findKeyBySecret(graced!.secret))?.id).toBe(key.id);
+    });
+
+    it('updates, lists and revokes keys', async () => {
+      const owner = await store.createOwner({ kind: 'team', name: 'T' });
+      const { key } = await store.createKey({ alias: 'k1', ownerId: owner.id });
+      await store.createKey({ alias: 'k2' });
+      const updated = await store.updateKey(key.id, { alias: 'k1b', rpmLimit: 5, models: null });
+      expect(updated).toMatchObject({ alias: 'k1b', rpmLimit: 5, models: null, ownerId: owner.id });
+      expect((await store.listKeys({ ownerId: owner.id })).map((k) => k.id)).toEqual([key.id]);
+      const revoked = await store.revokeKey(key.id);
+      expect(revoked?.revokedAt).toBeGreaterThan(0);
+      expect((await store.listKeys()).map((k) => k.alias)).toEqual(['k2']);
+      expect(await store.listKeys({ includeRevoked: true })).toHaveLength(2);
+      expect(await store.rotateKey(key.id)).toBeNull();
+      expect(await store.updateKey('key_missing', { alias: 'x' })).toBeNull();
+    });
+
+    it('reserves atomically against key and owner budgets and rolls back both on rejection', async () => {
+      const owner = await store.createOwner({ kind: 'user', name: 'U', budget: { maxNusd: 1000 } });
+      const { key } = await store.createKey({ alias: 'k', ownerId: owner.id, budget: { maxNusd: 5000 } });
+      expect(
+        await store.reserve({ id: 'r1', keyId: key.id, ownerId: owner.id, amountNusd: 600, ttlMs: 60_000 }),
+      ).toEqual({
+        ok: true,
+      });
+      const rejected = await store.reserve({
+        id: 'r2',
+        keyId: key.id,
+        ownerId: owner.id,
+        amountNusd: 600,
+        ttlMs: 60_000,
+      });
+      expect(rejected).toMatchObject({
+        ok: false,
+        scope: 'owner',
+        budget: { maxNusd: 1000, reservedNusd: 600 },
+      });
+      // The key's reservation from the rejected attempt was rolled back with the transaction.
+      expect((await store.getKey(key.id))?.budget.reservedNusd).toBe(600);
+      await store.settle({
+        reservationId: 'r1',
+        keyId: key.id,
+        ownerId: owner.id,
+        costNusd: 250,
+        row: settleRow(),
+      });
+      const k = await store.getKey(key.id);
+      const o = await store.getOwner(owner.id);
+      expect(k?.budget).toMatchObject({ spentNusd: 250, reservedNusd: 0 });
+      expect(o?.budget).toMatchObject({ spentNusd: 250, reservedNusd: 0 });
+    });
+
+    it('reclaims expired reservations and still charges a late settlement', async () => {
+      const { key } = await store.createKey({ alias: 'k', budget: { maxNusd: 1000 } });
+      await store.reserve({
+        id: 'old',
+        keyId: key.id,
+        ownerId: null,
+        amountNusd: 900,
+        ttlMs: 1000,
+        now: 1000,
+      });
+      await store.reserve({ id: 'new', keyId: key.id, ownerId: null, amountNusd: 50, ttlMs: 3_600_000 });
+      expect(await store.reclaimExpiredReservations()).toBe(1);
+      expect((await store.getKey(key.id))?.budget.reservedNusd).toBe(50);
+      await store.settle({
+        reservationId: 'old',
+        keyId: key.id,
+        ownerId: null,
+        costNusd: 70,
+        row: settleRow(),
+      });
+      expect((await store.getKey(key.id))?.budget).toMatchObject({ spentNusd: 70, reservedNusd: 50 });
+    });
+
+    it('resets spend at the end of a budget period', async () => {
+      const { key } = await store.createKey({ alias: 'k', budget: { maxNusd: 100, period: 'daily' } });
+      const start = Date.now();
+      await store.reserve({
+        id: 'a',
+        keyId: key.id,
+        ownerId: null,
+        amountNusd: 100,
+        ttlMs: 60_000,
+        now: start,
+      });
+      await store.settle({
+        reservationId: 'a',
+        keyId: key.id,
+        ownerId: null,
+        costNusd: 100,
+        row: settleRow(),
+      });
+      expect(
+        (await store.reserve({ id: 'b', keyId: key.id, ownerId: null, amountNusd: 1, ttlMs: 1, now: start }))
+          .ok,
+      ).toBe(false);
+      const tomorrow = nextResetAt('daily', start) + 1;
+      expect(
+        (
+          await store.reserve({
+            id: 'c',
+            keyId: key.id,
+            ownerId: null,
+            amountNusd: 1,
+            ttlMs: 1,
+            now: tomorrow,
+          })
+        ).ok,
+      ).toBe(true);
+      const k = await store.getKey(key.id);
+      expect(k?.budget.spentNusd).toBe(0);
+      expect(k?.budget.resetsAt).toBe(nextResetAt('daily', tomorrow));
+    });
+
+    it('versions prices by effective date', async () => {
+      await store.setPrice({ model: 'm', inputPerMillion: 1, outputPerMillion: 2, effectiveFrom: 1000 });
+      await store.setPrice({ model: 'm', inputPerMillion: 3, outputPerMillion: 4, effectiveFrom: 2000 });
+      await store.setPrice({ model: 'm', inputPerMillion: 5, outputPerMillion: 6, effectiveFrom: 2000 });
+      expect((await store.listPrices('m')).map((p) => p.inputPerMillion)).toEqual([1, 5]);
+    });
+
+    it('pages usage with a cursor and summarises by key, owner and model', async () => {
+      const owner = await store.createOwner({ kind: 'team', name: 'T' });
+      const { key } = await store.createKey({ alias: 'k', ownerId: owner.id });
+      const { key: other } = await store.createKey({ alias: 'o' });
+      const t0 = Date.UTC(2026, 0, 1, 10);
+      for (let i = 0; i < 7; i++) {
+        const keyId = i < 5 ? key.id : other.id;
+        const ownerId = i < 5 ? owner.id : null;
+        await store.reserve({ id: `q${i}`, keyId, ownerId, amountNusd: 10, ttlMs: 60_000 });
+        await store.settle({
+          reservationId: `q${i}`,
+          keyId,
+          ownerId,
+          costNusd: usdToNano(0.001) * (i + 1),
+          row: settleRow({ createdAt: t0 + i * 1_800_000, model: i % 2 ? 'b' : 'a' }),
+        });
+      }
+      const page1 = await store.listUsage({ keyId: key.id, limit: 2 });
+      expect(page1.data.map((r) => r.requestId)).toEqual(['q4', 'q3']);
+      const page2 = await store.listUsage({ keyId: key.id, limit: 2, cursor: page1.nextCursor });
+      expect(page2.data.map((r) => r.requestId)).toEqual(['q2', 'q1']);
+      const page3 = await store.listUsage({ keyId: key.id, limit: 2, cursor: page2.nextCursor });
+      expect(page3.data.map((r) => r.requestId)).toEqual(['q0']);
+      expect(page3.nextCursor).toBeNull();
+      expect(page1.data[0]).toMatchObject({ nodeIds: ['node-a', 'node-b'], promptTokens: 10, stream: false });
+
+      const byOwner = await store.summarizeUsage({ groupBy: 'owner' });
+      const team = byOwner.find((r) => r.group === owner.id);
+      expect(team).toMatchObject({ requests: 5, costNusd: usdToNano(0.015) });
+      const byModel = await store.summarizeUsage({ groupBy: 'model', keyId: key.id });
+      expect(Object.fromEntries(byModel.map((r) => [r.group, r.requests]))).toEqual({ a: 3, b: 2 });
+      const series = await store.usageSeries({ groupBy: 'key', bucket: 'hour', keyId: key.id });
+      expect(series.map((p) => [p.bucketStart - t0, p.requests])).toEqual([
+        [0, 2],
+        [3_600_000, 2],
+        [7_200_000, 1],
+      ]);
+      const daily = await store.usageSeries({
+        groupBy: 'model',
+        bucket: 'day',
+        from: t0,
+        to: t0 + 86_400_000,
+      });
+      expect(daily.reduce((s, p) => s + p.requests, 0)).toBe(7);
+    });
+  });
+});
