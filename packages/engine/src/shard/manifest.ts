@@ -1,0 +1,72 @@
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { canonicalize, sha256Hex } from '@cascadia/receipts';
+import { z } from 'zod';
+
+export const ShardFileSchema = z.object({
+  path: z.string().min(1),
+  sha256: z.string().regex(/^[0-9a-f]{64}$/),
+  bytes: z.number().int().nonnegative(),
+});
+
+export const ShardManifestSchema = z.object({
+  format: z.literal('cascadia-shard'),
+  version: z.literal(1),
+  modelId: z.string().min(1),
+  architecture: z.string(),
+  shardIndex: z.number().int().nonnegative(),
+  shardCount: z.number().int().positive(),
+  layerStart: z.number().int().nonnegative(),
+  layerEnd: z.number().int().positive(),
+  hasEmbeddings: z.boolean(),
+  hasLmHead: z.boolean(),
+  hiddenSize: z.number().int().positive(),
+  vocabSize: z.number().int().positive(),
+  maxContext: z.number().int().positive(),
+  numLayers: z.number().int().positive(),
+  numHeads: z.number().int().positive(),
+  numKvHeads: z.number().int().positive(),
+  headDim: z.number().int().positive(),
+  /** The ONNX graph among `files`. */
+  graph: z.string(),
+  sourceDigest: z.string(),
+  quantization: z
+    .object({
+      scheme: z.string(),
+      blockSize: z.number().int().positive(),
+      bits: z.number().int().positive(),
+      accuracyLevel: z.number().int().nonnegative(),
+      embedding: z.string(),
+      tensors: z.record(z.string(), z.string()),
+    })
+    .loose(),
+  files: z.array(ShardFileSchema),
+  tokenizer: z.object({ file: z.string(), sha256: z.string().regex(/^[0-9a-f]{64}$/) }),
+  digest: z.string().regex(/^[0-9a-f]{64}$/),
+});
+
+export type ShardManifest = z.infer<typeof ShardManifestSchema>;
+export type ShardFile = z.infer<typeof ShardFileSchema>;
+
+/** digest = sha256Hex(canonicalize(manifest without digest)). */
+export function manifestDigest(manifest: Omit<ShardManifest, 'digest'> | ShardManifest): string {
+  const { digest: _ignored, ...body } = manifest as ShardManifest;
+  return sha256Hex(canonicalize(body));
+}
+
+export class ShardIntegrityError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ShardIntegrityError';
+  }
+}
+
+export async function sha256File(path: string): Promise<{ sha256: string; bytes: number }> {
+  const hash = createHash('sha256');
+  let bytes = 0;
+  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) {
+    hash.update(chunk as Buffer);
+    bytes += (chunk as Buffer).length;
+  }
+  return { sha256: hash.digest('hex'), bytes };
+}

@@ -1,0 +1,132 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ReferenceShard } from '../src/reference/forward.js';
+import { loadShard } from '../src/runtime/load.js';
+import type { ShardRunner } from '../src/runtime/types.js';
+import { evenLayerSplit } from '../src/shard/split.js';
+import { prepareShardWeights } from '../src/shard/weights.js';
+import { writeShards } from '../src/shard/write.js';
+import { randomModel, smallConfig } from './helpers/random-model.js';
+
+/** Max |a - b| relative to max |b|. */
+function relativeError(a: Float32Array, b: Float32Array): number {
+  let diff = 0;
+  let scale = 0;
+  for (let i = 0; i < b.length; i++) {
+    diff = Math.max(diff, Math.abs((a[i] as number) - (b[i] as number)));
+    scale = Math.max(scale, Math.abs(b[i] as number));
+  }
+  return diff / scale;
+}
+
+function argmax(v: Float32Array): number {
+  let best = 0;
+  for (let i = 1; i < v.length; i++) if ((v[i] as number) > (v[best] as number)) best = i;
+  return best;
+}
+
+const reader = randomModel();
+const source = {
+  modelId: 'random-test',
+  sourceDigest: '0'.repeat(64),
+  tokenizer: { file: 'tokenizer.json', bytes: new TextEncoder().encode('{}') },
+};
+const prompt = Int32Array.from([3, 17, 42, 5, 88, 61, 7, 29]);
+
+describe('shard graphs under onnxruntime (accuracy level 0: f32 compute)', () => {
+  let dir: string;
+  let whole: ShardRunner;
+  let halves: ShardRunner[];
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'shards-'));
+    await writeShards(reader, source, { outDir: join(dir, 'one'), boundaries: [0, 4], accuracyLevel: 0 });
+    await writeShards(reader, source, {
+      outDir: join(dir, 'two'),
+      boundaries: evenLayerSplit(4, 2),
+      accuracyLevel: 0,
+    });
+    whole = await loadShard(join(dir, 'one', 'shard-0-of-1'), { engine: 'onnxruntime', threads: 1 });
+    halves = [
+      await loadShard(join(dir, 'two', 'shard-0-of-2'), { engine: 'onnxruntime', threads: 1 }),
+      await loadShard(join(dir, 'two', 'shard-1-of-2'), { engine: 'onnxruntime', threads: 1 }),
+    ];
+  });
+
+  afterAll(async () => {
+    await whole?.close();
+    for (const h of halves ?? []) await h.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('whole-model prefill logits match the TypeScript reference within 1e-4 relative', async () => {
+    const ref = new ReferenceShard(prepareShardWeights(reader, 0, 4));
+    const expected = ref.forward({ tokens: prompt }, 0, prompt.length);
+    const got = await whole.forward('a', { tokens: prompt }, { position: 0, length: prompt.length });
+    if (!('logits' in got) || !('logits' in expected)) throw new Error('expected logits');
+    expect(got.logits.length).toBe(smallConfig.vocabSize);
+    expect(relativeError(got.logits, expected.logits)).toBeLessThan(1e-4);
+  });
+
+  it('first-shard hidden states match the reference', async () => {
+    const ref = new ReferenceShard(prepareShardWeights(reader, 0, 2));
+    const expected = ref.forward({ tokens: prompt }, 0, prompt.length);
+    const got = await halves[0]?.forward('h', { tokens: prompt }, { position: 0, length: prompt.length });
+    if (!got || !('hidden' in got) || !('hidden' in expected)) throw new Error('expected hidden');
+    expect(got.hidden.length).toBe(prompt.length * smallConfig.hiddenSize);
+    expect(relativeError(got.hidden, expected.hidden)).toBeLessThan(1e-4);
+  });
+
+  it('KV-cache decode equals full recompute, two shards chained equal the whole model', async () => {
+    const ref = new ReferenceShard(prepareShardWeights(reader, 0, 4));
+    const tokens = Array.from(prompt);
+    let wholeOut = await whole.forward('s', { tokens: prompt }, { position: 0, length: prompt.length });
+    const chain = async (input: Int32Array, position: number) => {
+      const h = await halves[0]?.forward('s', { tokens: input }, { position, length: input.length });
+      if (!h || !('hidden' in h)) throw new Error('expected hidden');
+      const out = await halves[1]?.forward('s', { hidden: h.hidden }, { position, length: input.length });
+      if (!out || !('logits' in out)) throw new Error('expected logits');
+      return out.logits;
+    };
+    let chained = await chain(prompt, 0);
+    for (let step = 0; step < 6; step++) {
+      if (!('logits' in wholeOut)) throw new Error('expected logits');
+      const full = ref.forward({ tokens: Int32Array.from(tokens) }, 0, tokens.length);
+      ref.reset();
+      if (!('logits' in full)) throw new Error('expected logits');
+      expect(relativeError(wholeOut.logits, full.logits)).toBeLessThan(1e-4);
+      expect(relativeError(chained, wholeOut.logits)).toBeLessThan(1e-4);
+      const next = argmax(wholeOut.logits);
+      expect(argmax(chained)).toBe(next);
+      tokens.push(next);
+      const pos = tokens.length - 1;
+      wholeOut = await whole.forward('s', { tokens: Int32Array.of(next) }, { position: pos, length: 1 });
+      chained = await chain(Int32Array.of(next), pos);
+    }
+  });
+
+  it('rewinding to an earlier position reproduces the same logits', async () => {
+    const first = await whole.forward('r', { tokens: prompt }, { position: 0, length: prompt.length });
+    await whole.forward('r', { tokens: Int32Array.of(9, 10, 11) }, { position: prompt.length, length: 3 });
+    const replay = await whole.forward('r', { tokens: prompt.subarray(4) }, { position: 4, length: 4 });
+    if (!('logits' in first) || !('logits' in replay)) throw new Error('expected logits');
+    expect(relativeError(replay.logits, first.logits)).toBeLessThan(1e-5);
+  });
+
+  it('rejects bad input with clear errors', async () => {
+    await expect(
+      whole.forward('x', { hidden: new Float32Array(64) }, { position: 0, length: 1 }),
+    ).rejects.toThrow(/takes tokens/);
+    await expect(
+      whole.forward('x', { tokens: Int32Array.of(500) }, { position: 0, length: 1 }),
+    ).rejects.toThrow(/outside the vocabulary/);
+    await expect(
+      whole.forward('y', { tokens: Int32Array.of(1) }, { position: 3, length: 1 }),
+    ).rejects.toThrow(/contiguous/);
+    await expect(
+      whole.forward('z', { tokens: new Int32Array(600) }, { position: 0, length: 600 }),
+    ).rejects.toThrow(/exceeds/);
+  });
+});
