@@ -1,0 +1,94 @@
+import { describe, expect, it } from 'vitest';
+import {
+  parseSavedResponse,
+  ReceiptFormatError,
+  sseDataPayloads,
+  verifyCascadiaBlock,
+} from '../src/index.js';
+import { clone, makeFixture, OUTPUT_TEXT } from './fixture.js';
+import { chatCompletion, sseStream } from './responses.js';
+
+describe('parseSavedResponse', () => {
+  it('reads the cascadia block and text of a chat.completion', async () => {
+    const f = await makeFixture();
+    const saved = parseSavedResponse(JSON.stringify(chatCompletion(f)));
+    expect(saved).toEqual({
+      kind: 'completion',
+      receipt: f.receipt,
+      nodeIds: f.nodeIds,
+      outputText: OUTPUT_TEXT,
+    });
+  });
+
+  it('reads the final chunk of a saved SSE stream and joins the streamed text', async () => {
+    const f = await makeFixture();
+    const saved = parseSavedResponse(sseStream(f));
+    expect(saved).toEqual({
+      kind: 'stream',
+      receipt: f.receipt,
+      nodeIds: f.nodeIds,
+      outputText: OUTPUT_TEXT,
+    });
+    // CRLF line endings (as some tools save streams) read the same.
+    expect(parseSavedResponse(sseStream(f).replaceAll('\n', '\r\n'))).toEqual(saved);
+  });
+
+  it('reads a bare block and a bare receipt', async () => {
+    const f = await makeFixture();
+    expect(parseSavedResponse(JSON.stringify({ node_ids: f.nodeIds, receipt: f.receipt }))).toEqual({
+      kind: 'block',
+      receipt: f.receipt,
+      nodeIds: f.nodeIds,
+    });
+    expect(parseSavedResponse(`\n${JSON.stringify(f.receipt, null, 2)}\n`)).toEqual({
+      kind: 'receipt',
+      receipt: f.receipt,
+    });
+  });
+
+  it('leaves the text out when it is ambiguous (several choices)', async () => {
+    const f = await makeFixture();
+    const completion = chatCompletion(f);
+    completion.choices.push({ ...completion.choices[0]!, index: 1 });
+    expect(parseSavedResponse(JSON.stringify(completion)).outputText).toBeUndefined();
+  });
+
+  it('explains when there is no receipt', () => {
+    expect(() => parseSavedResponse('{"id":"chatcmpl-1","choices":[]}')).toThrow(/no receipt found/);
+    expect(() => parseSavedResponse('data: {"choices":[]}\n\ndata: [DONE]\n\n')).toThrow(
+      /no stream chunk carries/,
+    );
+    expect(() => parseSavedResponse('hello')).toThrow(ReceiptFormatError);
+    expect(() => parseSavedResponse('{"a":')).toThrow(/does not parse/);
+    expect(() => parseSavedResponse('data: {oops\n\n')).toThrow(/stream event 1 is not JSON/);
+  });
+
+  it('sseDataPayloads joins multi-line data and ignores comments and other fields', () => {
+    expect(sseDataPayloads(': comment\nevent: x\ndata: a\ndata:b\n\nid: 1\ndata: c\n')).toEqual([
+      'a\nb',
+      'c',
+    ]);
+  });
+});
+
+describe('verifyCascadiaBlock', () => {
+  it('accepts a genuine block and refuses one whose node_ids differ from the signed ones', async () => {
+    const f = await makeFixture();
+    expect(
+      (await verifyCascadiaBlock(clone({ node_ids: f.nodeIds, receipt: f.receipt }), { keys: f.keys })).ok,
+    ).toBe(true);
+    const lying = await verifyCascadiaBlock(
+      { node_ids: [f.nodeIds[1], f.nodeIds[0]], receipt: f.receipt },
+      { keys: f.keys },
+    );
+    expect(lying).toMatchObject({
+      ok: false,
+      reason: 'inconsistent',
+      detail: expect.stringMatching(/^cascadia\.node_ids \[/),
+    });
+    expect(await verifyCascadiaBlock({ receipt: f.receipt }, { keys: f.keys })).toMatchObject({
+      reason: 'malformed',
+    });
+    expect(await verifyCascadiaBlock('x', { keys: f.keys })).toMatchObject({ reason: 'malformed' });
+  });
+});
