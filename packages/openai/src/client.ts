@@ -116,7 +116,7 @@ export function createClient(options: ClientOptions): OpenAICompatibleClient {
 
   async function createChat(request: ChatCompletionRequest, call?: CallOptions): Promise<ChatCompletion> {
     try {
-      const body = { ...request, stream: false } as unknown as OpenAI.ChatCompletionCreateParamsNonStreaming;
+      const body = nonStreaming(request) as unknown as OpenAI.ChatCompletionCreateParamsNonStreaming;
       return (await sdk.chat.completions.create(body, requestOptions(call))) as unknown as ChatCompletion;
     } catch (error) {
       throw mapError(error, call?.signal);
@@ -137,7 +137,7 @@ export function createClient(options: ClientOptions): OpenAICompatibleClient {
 
   async function createCompletion(request: CompletionRequest, call?: CallOptions): Promise<Completion> {
     try {
-      const body = { ...request, stream: false } as unknown as OpenAI.CompletionCreateParamsNonStreaming;
+      const body = nonStreaming(request) as unknown as OpenAI.CompletionCreateParamsNonStreaming;
       return (await sdk.completions.create(body, requestOptions(call))) as unknown as Completion;
     } catch (error) {
       throw mapError(error, call?.signal);
@@ -190,6 +190,11 @@ async function* relay<T>(
     throw mapError(error, signal);
   }
   if (signal?.aborted) throw abortReason(signal);
+}
+
+/** The body for a non-streamed call: untouched unless it asked for a stream. */
+function nonStreaming<T extends { stream?: boolean | null }>(request: T): T {
+  return request.stream ? { ...request, stream: false } : request;
 }
 
 function abortReason(signal: AbortSignal): Error {

@@ -60,7 +60,17 @@ describe('chat.create', () => {
     expect(seen?.method).toBe('POST');
     expect(seen?.url).toBe('/v1/chat/completions');
     expect(seen?.headers.authorization).toBe('Bearer sk-test-123');
-    expect(JSON.parse(seen?.rawBody ?? '')).toEqual({ ...REQUEST, stream: false });
+    expect(JSON.parse(seen?.rawBody ?? '')).toEqual(REQUEST);
+  });
+
+  it('turns off a stream flag the request carried, since create returns one response', async () => {
+    upstream.handle((_req, res) => sendJSON(res, 200, COMPLETION));
+    const completion = await createClient({ baseURL: upstream.baseURL }).chat.create({
+      ...REQUEST,
+      stream: true,
+    });
+    expect(completion).toEqual(COMPLETION);
+    expect(JSON.parse(upstream.requests[0]?.rawBody ?? '')).toEqual({ ...REQUEST, stream: false });
   });
 
   it('sends default and per-call headers', async () => {
