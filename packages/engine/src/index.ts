@@ -1,5 +1,31 @@
+export {
+  blocksOf,
+  CorruptModelError,
+  createTinyModel,
+  dequantize,
+  type LlamaConfig,
+  MissingTensorError,
+  ModelFormatError,
+  type ModelSource,
+  NotAModelFileError,
+  openModel,
+  type TensorType,
+  type TinyModelOptions,
+  TruncatedModelError,
+  UnsupportedArchitectureError,
+  UnsupportedTensorTypeError,
+  type WeightTensor,
+} from './model/index.js';
 export { ReferenceShard } from './reference/forward.js';
 export { loadShard, readShardManifest, verifyShardFiles } from './runtime/load.js';
+export {
+  argmax,
+  findShardDirs,
+  type GenerateOptions,
+  generateTokens,
+  loadPipeline,
+  ShardPipeline,
+} from './runtime/pipeline.js';
 export type {
   EngineName,
   ForwardOptions,
@@ -9,6 +35,7 @@ export type {
   ShardRunner,
 } from './runtime/types.js';
 export { ShardInputError } from './runtime/types.js';
+export { defaultModelId, type ExportShardsOptions, exportShards } from './shard/export.js';
 export { buildShardGraph, ShardIO } from './shard/graph.js';
 export {
   manifestDigest,
@@ -20,3 +47,10 @@ export {
 export { evenLayerSplit, normalizeBoundaries, planLayerSplit } from './shard/split.js';
 export { prepareShardWeights, type ShardWeights, type WeightReader } from './shard/weights.js';
 export { shardDirName, writeShards } from './shard/write.js';
+export {
+  type ChatMessage,
+  createTokenizer,
+  loadTokenizer,
+  Tokenizer,
+  type TokenizerSpec,
+} from './tokenizer/index.js';

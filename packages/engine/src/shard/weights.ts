@@ -1,5 +1,4 @@
-import type { FourBitBlocks } from '../model/quant.js';
-import type { LlamaConfig, WeightTensor } from '../model/types.js';
+import type { FourBitBlocks, LlamaConfig, WeightTensor } from '../model/index.js';
 import {
   concatLinears,
   type PackedLinear,

@@ -1,5 +1,4 @@
-import { blocksOf, dequantize } from '../../src/model/quant.js';
-import type { LlamaConfig, WeightTensor } from '../../src/model/types.js';
+import { blocksOf, dequantize, type LlamaConfig, type WeightTensor } from '../../src/model/index.js';
 import type { WeightReader } from '../../src/shard/weights.js';
 
 /** Deterministic PRNG (mulberry32) so every run builds the same weights. */

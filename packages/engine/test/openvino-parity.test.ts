@@ -1,0 +1,132 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadShard } from '../src/runtime/load.js';
+import type { ShardRunner } from '../src/runtime/types.js';
+import { writeShards } from '../src/shard/write.js';
+import { randomModel, smallConfig } from './helpers/random-model.js';
+
+const script = fileURLToPath(new URL('./openvino_parity.py', import.meta.url));
+const probe = spawnSync('python3', ['-c', 'import openvino, numpy; print(openvino.get_version())'], {
+  encoding: 'utf8',
+});
+const unavailable =
+  probe.error?.message ?? (probe.status !== 0 ? (probe.stderr.trim().split('\n').pop() ?? 'failed') : null);
+if (unavailable) {
+  console.warn(
+    `OpenVINO parity test skipped: python3 with openvino and numpy is unavailable (${unavailable})`,
+  );
+}
+
+interface Step {
+  input: { tokens: Int32Array } | { hidden: Float32Array };
+  position: number;
+  length: number;
+}
+
+function runOpenVino(dir: string, runner: ShardRunner, steps: Step[]): Float32Array[] {
+  const m = runner.manifest;
+  const layers = Array.from({ length: m.layerEnd - m.layerStart }, (_, i) => m.layerStart + i);
+  const request = {
+    model: join(dir, m.graph),
+    kv_heads: m.numKvHeads,
+    head_dim: m.headDim,
+    layers,
+    main_output: m.hasLmHead ? 'logits' : 'hidden_out',
+    steps: steps.map((s) => ({
+      input_name: 'tokens' in s.input ? 'input_ids' : 'hidden_in',
+      dtype: 'tokens' in s.input ? 'int32' : 'float32',
+      shape: 'tokens' in s.input ? [1, s.length] : [1, s.length, m.hiddenSize],
+      data: Array.from('tokens' in s.input ? s.input.tokens : s.input.hidden),
+      position: s.position,
+    })),
+  };
+  const r = spawnSync('python3', [script], {
+    input: JSON.stringify(request),
+    encoding: 'utf8',
+    maxBuffer: 1 << 26,
+  });
+  if (r.status !== 0) throw new Error(`openvino run failed: ${r.stderr}`);
+  return (JSON.parse(r.stdout) as { outputs: number[][] }).outputs.map((o) => Float32Array.from(o));
+}
+
+function relativeError(a: Float32Array, b: Float32Array): number {
+  let diff = 0;
+  let scale = 0;
+  for (let i = 0; i < b.length; i++) {
+    diff = Math.max(diff, Math.abs((a[i] as number) - (b[i] as number)));
+    scale = Math.max(scale, Math.abs(b[i] as number));
+  }
+  return diff / scale;
+}
+
+describe.skipIf(unavailable !== null)(
+  'exported shards under OpenVINO (Python runtime) match onnxruntime',
+  () => {
+    let dir: string;
+    const runners: ShardRunner[] = [];
+
+    beforeAll(async () => {
+      dir = await mkdtemp(join(tmpdir(), 'ov-parity-'));
+      const bias = randomModel({ ...smallConfig, architecture: 'qwen2', attentionBias: true }, 7);
+      const source = {
+        modelId: 'random-test',
+        sourceDigest: '0'.repeat(64),
+        tokenizer: { file: 'tokenizer.json', bytes: new TextEncoder().encode('{}') },
+      };
+      await writeShards(randomModel(), source, {
+        outDir: join(dir, 'llama'),
+        boundaries: [0, 2, 4],
+        accuracyLevel: 0,
+      });
+      await writeShards(bias, source, { outDir: join(dir, 'qwen2'), boundaries: [0, 4], accuracyLevel: 0 });
+      for (const d of ['llama/shard-0-of-2', 'llama/shard-1-of-2', 'qwen2/shard-0-of-1']) {
+        runners.push(await loadShard(join(dir, d), { engine: 'onnxruntime', threads: 1 }));
+      }
+    });
+
+    afterAll(async () => {
+      for (const r of runners) await r.close();
+      await rm(dir, { recursive: true, force: true });
+    });
+
+    const prompt = Int32Array.from([5, 9, 33, 71, 2, 40]);
+
+    it('prefill and two decode steps agree on every shard (relative error < 1e-3)', async () => {
+      const [first, second, whole] = runners as [ShardRunner, ShardRunner, ShardRunner];
+      const tokenSteps: Step[] = [
+        { input: { tokens: prompt }, position: 0, length: prompt.length },
+        { input: { tokens: Int32Array.of(12) }, position: prompt.length, length: 1 },
+        { input: { tokens: Int32Array.of(80) }, position: prompt.length + 1, length: 1 },
+      ];
+      for (const [runner, subdir] of [
+        [first, 'llama/shard-0-of-2'],
+        [whole, 'qwen2/shard-0-of-1'],
+      ] as const) {
+        const ov = runOpenVino(join(dir, subdir), runner, tokenSteps);
+        for (const [i, step] of tokenSteps.entries()) {
+          const out = await runner.forward('p', step.input, step);
+          const ort = 'logits' in out ? out.logits : out.hidden;
+          expect(ov[i]?.length).toBe(ort.length);
+          expect(relativeError(ov[i] as Float32Array, ort)).toBeLessThan(1e-3);
+        }
+      }
+      // The second shard gets the first shard's hidden states as input.
+      const hiddenSteps: Step[] = [];
+      for (const step of tokenSteps) {
+        const h = await first.forward('q', step.input, step);
+        if (!('hidden' in h)) throw new Error('expected hidden states');
+        hiddenSteps.push({ input: { hidden: h.hidden }, position: step.position, length: step.length });
+      }
+      const ov = runOpenVino(join(dir, 'llama/shard-1-of-2'), second, hiddenSteps);
+      for (const [i, step] of hiddenSteps.entries()) {
+        const out = await second.forward('q', step.input, step);
+        if (!('logits' in out)) throw new Error('expected logits');
+        expect(relativeError(ov[i] as Float32Array, out.logits)).toBeLessThan(1e-3);
+      }
+    });
+  },
+);
