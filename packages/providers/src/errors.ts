@@ -1,13 +1,34 @@
+import { type OpenAIErrorBody, openAIErrorBody } from '@cascadia/openai';
+
 /**
- * Errors of this package. Each carries a stable `code` a server can map to its answer:
- * unknown / invalid model → 400 or 404, provider configuration → 500, upstream unavailable → 502/504.
+ * Errors of this package. Each carries a stable `code`, the HTTP status a server should answer
+ * with, and the matching OpenAI error body: unknown model → 404, invalid model string → 400,
+ * provider configuration → 500, upstream unavailable → 502 (504 on timeout).
  */
 export class ProviderError extends Error {
   readonly code: string;
+  readonly httpStatus: number;
+  /** The OpenAI error `type` of the body. */
+  readonly errorType: string;
+  /** The request field at fault, if any (`model`). */
+  readonly param: string | null;
 
-  constructor(code: string, message: string, options?: { cause?: unknown }) {
+  constructor(
+    code: string,
+    message: string,
+    answer: { httpStatus: number; errorType: string; param?: string | null },
+    options?: { cause?: unknown },
+  ) {
     super(message, options);
     this.code = code;
+    this.httpStatus = answer.httpStatus;
+    this.errorType = answer.errorType;
+    this.param = answer.param ?? null;
+  }
+
+  /** The body to answer with, in the API's own error shape. */
+  toErrorBody(): OpenAIErrorBody {
+    return openAIErrorBody(this.message, this.errorType, this.code, this.param);
   }
 }
 
@@ -16,8 +37,12 @@ export class UnknownModelError extends ProviderError {
   override readonly name: string = 'UnknownModelError';
   readonly model: string;
 
-  constructor(model: string, message?: string, code = 'unknown_model') {
-    super(code, message ?? `Unknown model '${model}': no route and no provider matches it`);
+  constructor(model: string, message?: string, code = 'unknown_model', httpStatus = 404) {
+    super(code, message ?? `Unknown model '${model}': no route and no provider matches it`, {
+      httpStatus,
+      errorType: 'invalid_request_error',
+      param: 'model',
+    });
     this.model = model;
   }
 }
@@ -35,6 +60,7 @@ export class InvalidModelStringError extends UnknownModelError {
       model,
       `Invalid model string '${model}': ${reason}; expected 'provider:model' or 'provider/model'`,
       'invalid_model_string',
+      400,
     );
     this.reason = reason;
   }
@@ -45,7 +71,7 @@ export class ProviderConfigError extends ProviderError {
   override readonly name: string = 'ProviderConfigError';
 
   constructor(message: string, options?: { cause?: unknown }) {
-    super('provider_config_error', message, options);
+    super('provider_config_error', message, { httpStatus: 500, errorType: 'server_error' }, options);
   }
 }
 
@@ -59,16 +85,16 @@ export class UpstreamUnavailableError extends ProviderError {
   override readonly name: string = 'UpstreamUnavailableError';
   readonly provider: string;
   readonly reason: UpstreamFailure;
-  readonly httpStatus: 502 | 504;
+  declare readonly httpStatus: 502 | 504;
 
   constructor(provider: string, reason: UpstreamFailure, detail: string, options?: { cause?: unknown }) {
     super(
       reason === 'timeout' ? 'upstream_timeout' : 'upstream_unavailable',
       `Upstream of provider '${provider}' unavailable (${reason}): ${detail}`,
+      { httpStatus: reason === 'timeout' ? 504 : 502, errorType: 'upstream_error' },
       options,
     );
     this.provider = provider;
     this.reason = reason;
-    this.httpStatus = reason === 'timeout' ? 504 : 502;
   }
 }

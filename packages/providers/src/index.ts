@@ -23,5 +23,11 @@ export type {
 } from './openai-compatible.js';
 export { createOpenAICompatibleProvider, replaceModel } from './openai-compatible.js';
 export type { Env, Provider, ProviderCallInit } from './provider.js';
-export type { ProviderRegistry, ProviderRegistryOptions, ResolvedModel, RouteInfo } from './registry.js';
+export type {
+  BuiltProviderOptions,
+  ProviderRegistry,
+  ProviderRegistryOptions,
+  ResolvedModel,
+  RouteInfo,
+} from './registry.js';
 export { createDefaultProviders, createProviderRegistry, createProvidersFromConfig } from './registry.js';

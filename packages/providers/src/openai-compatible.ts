@@ -35,6 +35,27 @@ export interface OpenAICompatibleProviderSettings {
   fetch?: FetchFunction;
 }
 
+/**
+ * Headers a caller cannot pass upstream: credentials (the provider owns them), hop-by-hop headers
+ * of the caller's own connection, and framing this provider sets itself for the body it sends.
+ */
+const CALLER_HEADERS_NOT_FORWARDED = [
+  'authorization',
+  'proxy-authorization',
+  'host',
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'transfer-encoding',
+  'upgrade',
+  'te',
+  'trailer',
+  'expect',
+  'content-length',
+  'content-encoding',
+  'accept-encoding',
+];
+
 /** The default request transform: replace `model` (keeping its position), touch nothing else. */
 export function replaceModel(
   body: Record<string, unknown>,
@@ -53,9 +74,14 @@ export function createOpenAICompatibleProvider(settings: OpenAICompatibleProvide
 
   const headersFor = (init: ProviderCallInit | undefined, json: boolean): Headers => {
     const headers = new Headers(init?.headers);
-    headers.delete('authorization');
+    for (const name of CALLER_HEADERS_NOT_FORWARDED) headers.delete(name);
     for (const [key, value] of Object.entries(settings.headers ?? {})) headers.set(key, value);
     if (json) headers.set('content-type', 'application/json');
+    // fetch would otherwise ask for gzip/br and decompress transparently, leaving the Response with
+    // decoded bytes under the upstream's content-encoding and content-length: a relay forwarding
+    // both would send a broken message. Uncompressed, bytes and headers stay consistent and a
+    // stream is not held back by a decompressor.
+    headers.set('accept-encoding', 'identity');
     if (settings.apiKey) headers.set('authorization', `Bearer ${settings.apiKey}`);
     else headers.delete('authorization');
     return headers;

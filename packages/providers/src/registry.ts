@@ -44,22 +44,29 @@ export interface ProviderRegistryOptions {
   routes?: RouteConfig[];
   /** For `{ env: NAME }` references in routes and the default providers; default `process.env`. */
   env?: Env;
-  /** Used by the providers the registry builds for routes. */
+  /** Used by the providers the registry builds (default providers and routes). */
   fetch?: FetchFunction;
+  /** Response-header timeout for the providers the registry builds, unless a route sets its own. */
+  timeoutMs?: number;
+}
+
+export interface BuiltProviderOptions {
+  env?: Env;
+  fetch?: FetchFunction;
+  /** Time allowed until the upstream's response headers arrive; unbounded when absent. */
+  timeoutMs?: number;
 }
 
 /** The providers every deployment has: the mesh (`cascadia`) and `openai`, configured from the environment. */
-export function createDefaultProviders(options: { env?: Env; fetch?: FetchFunction } = {}): Provider[] {
-  return [
-    createCascadiaProvider({ env: options.env, fetch: options.fetch }),
-    createOpenAIProvider({ env: options.env, fetch: options.fetch }),
-  ];
+export function createDefaultProviders(options: BuiltProviderOptions = {}): Provider[] {
+  const settings = { env: options.env, fetch: options.fetch, timeoutMs: options.timeoutMs };
+  return [createCascadiaProvider(settings), createOpenAIProvider(settings)];
 }
 
 /** Providers for the `providers:` section of a config file: thin OpenAI-compatible configurations. */
 export function createProvidersFromConfig(
   configs: ProviderConfig[],
-  options: { env?: Env; fetch?: FetchFunction } = {},
+  options: BuiltProviderOptions = {},
 ): Provider[] {
   const env = options.env ?? process.env;
   return configs.map((config) =>
@@ -68,7 +75,7 @@ export function createProvidersFromConfig(
       baseURL: config.apiBase,
       apiKey: resolveSecret(config.apiKey, env, `Provider '${config.name}': api key`),
       headers: config.headers,
-      timeoutMs: config.timeoutMs,
+      timeoutMs: config.timeoutMs ?? options.timeoutMs,
       fetch: options.fetch,
     }),
   );
@@ -77,7 +84,8 @@ export function createProvidersFromConfig(
 export function createProviderRegistry(options: ProviderRegistryOptions = {}): ProviderRegistry {
   const env = options.env ?? process.env;
   const providers = new Map<string, Provider>();
-  for (const provider of options.providers ?? createDefaultProviders({ env, fetch: options.fetch })) {
+  const defaults = () => createDefaultProviders({ env, fetch: options.fetch, timeoutMs: options.timeoutMs });
+  for (const provider of options.providers ?? defaults()) {
     providers.set(provider.name, provider);
   }
 
@@ -90,7 +98,7 @@ export function createProviderRegistry(options: ProviderRegistryOptions = {}): P
       baseURL: route.apiBase,
       apiKey: resolveSecret(route.apiKey, env, `Route '${route.model}': api key`),
       headers: route.headers,
-      timeoutMs: route.timeoutMs,
+      timeoutMs: route.timeoutMs ?? options.timeoutMs,
       fetch: options.fetch,
     });
     const info: RouteInfo = {

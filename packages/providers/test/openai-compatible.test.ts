@@ -1,3 +1,4 @@
+import { gzipSync } from 'node:zlib';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   createOpenAICompatibleProvider,
@@ -76,6 +77,28 @@ describe('request', () => {
     for (const request of upstream.requests) expect(request.headers['x-request-id']).toBe('r-1');
   });
 
+  it("drops the caller's hop-by-hop and framing headers, which would break or mislabel the upstream call", async () => {
+    upstream.handle((_req, res) => writeRaw(res, 200, '{}'));
+    const headers = {
+      host: 'gateway.example',
+      connection: 'keep-alive, x-custom',
+      'transfer-encoding': 'chunked',
+      'content-length': '3',
+      'accept-encoding': 'gzip',
+      'proxy-authorization': 'Basic c2VjcmV0',
+      'x-trace': 't-1',
+    };
+    await readAll(await provider().chatCompletions(BODY, { headers }));
+    const seen = upstream.requests[0];
+    expect(seen?.headers.host).toBe(new URL(upstream.baseURL).host);
+    expect(seen?.headers['accept-encoding']).toBe('identity');
+    expect(seen?.headers).not.toHaveProperty('proxy-authorization');
+    expect(seen?.headers).not.toHaveProperty('transfer-encoding');
+    expect(seen?.headers['content-length']).toBe(String(Buffer.byteLength(JSON.stringify(BODY))));
+    expect(seen?.headers['x-trace']).toBe('t-1');
+    expect(seen?.rawBody).toBe(JSON.stringify(BODY));
+  });
+
   it('sends configured extra headers', async () => {
     upstream.handle((_req, res) => writeRaw(res, 200, '{}'));
     await readAll(await provider(undefined, { headers: { 'x-partner': 'acme' } }).chatCompletions(BODY));
@@ -108,6 +131,19 @@ describe('response passthrough', () => {
     expect(response.status).toBe(200);
     expect(response.headers.get('x-request-id')).toBe('up-7');
     expect(response.headers.get('x-extra')).toBe('y');
+    expect(await readAll(response)).toEqual(encoder.encode(RAW_COMPLETION));
+  });
+
+  it('asks for uncompressed bytes, so a compressing upstream still relays exactly what it stored', async () => {
+    upstream.handle((req, res) => {
+      const accepts = String(req.headers['accept-encoding'] ?? '');
+      if (/gzip/.test(accepts)) {
+        res.writeHead(200, { 'content-type': 'application/json', 'content-encoding': 'gzip' });
+        res.end(gzipSync(RAW_COMPLETION));
+      } else writeRaw(res, 200, RAW_COMPLETION);
+    });
+    const response = await provider().chatCompletions(BODY);
+    expect(response.headers.get('content-encoding')).toBeNull();
     expect(await readAll(response)).toEqual(encoder.encode(RAW_COMPLETION));
   });
 
@@ -170,6 +206,7 @@ describe('failures without a response', () => {
     expect(typed.httpStatus).toBe(502);
     expect(typed.provider).toBe('gone');
     expect(typed.message).not.toContain('sk-secret-1');
+    expect(typed.toErrorBody().error).toMatchObject({ type: 'upstream_error', code: 'upstream_unavailable' });
   });
 
   it('maps an unresolvable host to UpstreamUnavailableError (dns)', async () => {

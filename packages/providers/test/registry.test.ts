@@ -6,6 +6,7 @@ import {
   InvalidModelStringError,
   ProviderConfigError,
   UnknownModelError,
+  UpstreamUnavailableError,
 } from '../src/index.js';
 import { type FakeUpstream, readAll, startUpstream, writeRaw } from './upstream.js';
 
@@ -72,11 +73,26 @@ describe('resolve by parsing', () => {
     expect(caught).not.toBeInstanceOf(InvalidModelStringError);
     expect((caught as UnknownModelError).code).toBe('unknown_model');
     expect((caught as Error).message).toContain("no provider 'anthropic'");
+    expect((caught as UnknownModelError).httpStatus).toBe(404);
+    expect((caught as UnknownModelError).toErrorBody()).toEqual({
+      error: {
+        message: (caught as Error).message,
+        type: 'invalid_request_error',
+        param: 'model',
+        code: 'unknown_model',
+      },
+    });
   });
 
   it('throws InvalidModelStringError for a bare name that no alias matches', () => {
     expect(() => registry().resolve('smollm2-135m-instruct')).toThrow(InvalidModelStringError);
     expect(() => registry().resolve('cascadia:')).toThrow(InvalidModelStringError);
+    try {
+      registry().resolve('smollm2-135m-instruct');
+    } catch (error) {
+      expect((error as InvalidModelStringError).httpStatus).toBe(400);
+      expect((error as InvalidModelStringError).toErrorBody().error.code).toBe('invalid_model_string');
+    }
   });
 
   it('uses cascadia and openai from the environment by default', () => {
@@ -171,6 +187,28 @@ describe('resolve config-only routes', () => {
     expect(caught).toBeInstanceOf(ProviderConfigError);
     expect((caught as Error).message).toContain('PARTNER_TOKEN');
     expect((caught as Error).message).not.toContain('other-secret');
+  });
+
+  it('applies the registry timeout to routes that set none', async () => {
+    const silent = await startUpstream();
+    silent.handle(() => {
+      // never answers
+    });
+    try {
+      const reg = createProviderRegistry({
+        providers: [],
+        routes: [{ ...route, apiBase: silent.baseURL, apiKey: 'k' }],
+        timeoutMs: 150,
+      });
+      const error = await reg
+        .resolve(route.model)
+        .provider.chatCompletions({ model: route.model })
+        .catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(UpstreamUnavailableError);
+      expect((error as UpstreamUnavailableError).httpStatus).toBe(504);
+    } finally {
+      await silent.close();
+    }
   });
 
   it('rejects a duplicate alias', () => {
