@@ -5,7 +5,15 @@
  * the 32-byte seed.
  */
 import * as ed from '@noble/ed25519';
+import { sha512 } from '@noble/hashes/sha2.js';
 import { base64urlDecode, base64urlEncode, EncodingError } from './encoding.js';
+
+// Browsers expose WebCrypto (crypto.subtle) only in secure contexts (https, localhost); a page
+// served over plain http on a LAN address has none. There the synchronous API with a pure-JS
+// SHA-512 gives the same results. Setting `hashes.sha512` is noble's documented way to enable it
+// and changes nothing for callers that already set one.
+ed.hashes.sha512 ??= sha512;
+const hasWebCrypto = (): boolean => globalThis.crypto?.subtle !== undefined;
 
 export const PUBLIC_KEY_BYTES = 32;
 export const PRIVATE_KEY_BYTES = 32;
@@ -24,12 +32,13 @@ export class KeyFormatError extends Error {
 }
 
 export async function generateKeyPair(): Promise<KeyPair> {
-  const { secretKey, publicKey } = await ed.keygenAsync();
+  const { secretKey, publicKey } = hasWebCrypto() ? await ed.keygenAsync() : ed.keygen();
   return { publicKey: base64urlEncode(publicKey), privateKey: base64urlEncode(secretKey) };
 }
 
 export async function publicKeyFromPrivateKey(privateKey: string): Promise<string> {
-  return base64urlEncode(await ed.getPublicKeyAsync(decodePrivateKey(privateKey)));
+  const seed = decodePrivateKey(privateKey);
+  return base64urlEncode(hasWebCrypto() ? await ed.getPublicKeyAsync(seed) : ed.getPublicKey(seed));
 }
 
 /** The node id convention of the mesh: `node-` + the first 12 characters of the base64url public key. */
@@ -57,7 +66,8 @@ export function decodePrivateKey(privateKey: string): Uint8Array {
 
 /** Signs raw bytes; returns the 64-byte signature as unpadded base64url. */
 export async function signBytes(message: Uint8Array, privateKey: string): Promise<string> {
-  return base64urlEncode(await ed.signAsync(message, decodePrivateKey(privateKey)));
+  const seed = decodePrivateKey(privateKey);
+  return base64urlEncode(hasWebCrypto() ? await ed.signAsync(message, seed) : ed.sign(message, seed));
 }
 
 export type SignatureCheck =
@@ -87,7 +97,10 @@ export async function checkSignature(
     return { valid: false, problem: 'malformed', detail: `public key: ${describe(error)}` };
   }
   try {
-    const ok = await ed.verifyAsync(signatureBytes, message, publicKeyBytes, { zip215: false });
+    const strict = { zip215: false };
+    const ok = hasWebCrypto()
+      ? await ed.verifyAsync(signatureBytes, message, publicKeyBytes, strict)
+      : ed.verify(signatureBytes, message, publicKeyBytes, strict);
     return ok
       ? { valid: true }
       : { valid: false, problem: 'bad_signature', detail: 'signature does not verify' };

@@ -1,8 +1,9 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { base64urlDecode } from '../src/encoding.js';
 import {
   base64urlEncode,
   bytesToHex,
+  generateKeyPair,
   hexToBytes,
   publicKeyFromPrivateKey,
   signBytes,
@@ -82,5 +83,27 @@ describe('ed25519 against RFC 8032 section 7.1', () => {
     }
     const publicKey = base64urlEncode(hexToBytes(vector.public));
     expect(await verifyBytes(base64urlEncode(signature), new Uint8Array(), publicKey)).toBe(false);
+  });
+
+  describe('without WebCrypto (a browser page on plain http has no crypto.subtle)', () => {
+    afterEach(() => {
+      vi.unstubAllGlobals();
+    });
+
+    it('signs and verifies the RFC vectors the same way, and generates keys', async () => {
+      const realCrypto = globalThis.crypto;
+      vi.stubGlobal('crypto', { getRandomValues: realCrypto.getRandomValues.bind(realCrypto) });
+      expect(globalThis.crypto.subtle).toBeUndefined();
+      for (const vector of VECTORS) {
+        const privateKey = base64urlEncode(hexToBytes(vector.secret));
+        const signature = await signBytes(hexToBytes(vector.message), privateKey);
+        expect(bytesToHex(base64urlDecode(signature))).toBe(vector.signature);
+        const publicKey = await publicKeyFromPrivateKey(privateKey);
+        expect(await verifyBytes(signature, hexToBytes(vector.message), publicKey)).toBe(true);
+        expect(await verifyBytes(signature, hexToBytes(`${vector.message}00`), publicKey)).toBe(false);
+      }
+      const pair = await generateKeyPair();
+      expect(await publicKeyFromPrivateKey(pair.privateKey)).toBe(pair.publicKey);
+    });
   });
 });
