@@ -1,0 +1,17 @@
+/** Decorates the app with the MeshService and closes its links with the app. */
+import fp from 'fastify-plugin';
+import type { MeshService } from '../../mesh/mesh-service.js';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    mesh: MeshService;
+  }
+}
+
+export const meshPlugin = fp(
+  async (app, opts: { mesh: MeshService }) => {
+    app.decorate('mesh', opts.mesh);
+    app.addHook('onClose', async () => opts.mesh.close());
+  },
+  { name: 'mesh' },
+);

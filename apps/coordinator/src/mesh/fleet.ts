@@ -1,0 +1,228 @@
+/**
+ * The fleet registry: nodes that proved the join token, their reported device, memory and shard,
+ * heartbeats and health, and the coordinator's data links to them.
+ */
+import { randomBytes } from 'node:crypto';
+import { verifyMessage } from '../auth/ed25519.js';
+import { nodeIdOf } from '../auth/identity.js';
+import { checkJoinProof, joinMessage } from '../auth/join.js';
+import { MeshError } from './errors.js';
+import { type CoordinatorIdentity, NodeLink } from './node-link.js';
+import { findRoute, type LayerAssignment, planLayerSplit } from './placement.js';
+import type { ShardInfo } from './types.js';
+
+export type NodeHealth = 'healthy' | 'stale' | 'down';
+
+export interface NodeReport {
+  device: string;
+  engine: string;
+  memory: { total_bytes: number; free_bytes: number };
+  active_sessions?: number;
+}
+
+export interface JoinRequest {
+  nonce: string;
+  node_id: string;
+  public_key: string;
+  proof: string;
+  signature: string;
+  data: { host: string; port: number };
+  shard: ShardInfo;
+  report: NodeReport;
+  version?: string;
+}
+
+export interface FleetNode {
+  node_id: string;
+  public_key: string;
+  host: string;
+  port: number;
+  shard: ShardInfo;
+  report: NodeReport;
+  version: string | undefined;
+  joined_at: number;
+  last_heartbeat: number;
+  lease: string;
+  /** the data link failed; cleared by the next heartbeat or a successful connection */
+  unreachable_since: number | null;
+  load: number;
+  link: NodeLink;
+}
+
+export class JoinError extends Error {
+  override readonly name = 'JoinError';
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface FleetOptions {
+  joinToken: string;
+  identity: CoordinatorIdentity;
+  heartbeatMs?: number;
+  /** explicit placement: node ids in pipeline order, per model */
+  plan?: Record<string, string[]>;
+  now?: () => number;
+}
+
+const NONCE_TTL_MS = 60_000;
+
+export class Fleet {
+  readonly nodes = new Map<string, FleetNode>();
+  /** every node key seen since start, so receipts of nodes that left stay verifiable */
+  readonly knownKeys = new Map<string, string>();
+  private readonly nonces = new Map<string, number>();
+  readonly heartbeatMs: number;
+  private readonly now: () => number;
+
+  constructor(private readonly opts: FleetOptions) {
+    this.heartbeatMs = opts.heartbeatMs ?? 5000;
+    this.now = opts.now ?? Date.now;
+  }
+
+  issueNonce(): string {
+    const now = this.now();
+    for (const [n, exp] of this.nonces) if (exp < now) this.nonces.delete(n);
+    if (this.nonces.size > 10_000)
+      throw new JoinError(429, 'too_many_joins', 'too many outstanding join challenges');
+    const nonce = randomBytes(24).toString('base64url');
+    this.nonces.set(nonce, now + NONCE_TTL_MS);
+    return nonce;
+  }
+
+  join(req: JoinRequest): FleetNode {
+    const exp = this.nonces.get(req.nonce);
+    if (exp === undefined || exp < this.now())
+      throw new JoinError(401, 'bad_nonce', 'unknown or expired join challenge');
+    this.nonces.delete(req.nonce);
+    const message = joinMessage(req.nonce, req.node_id, req.public_key);
+    if (!checkJoinProof(this.opts.joinToken, message, req.proof)) {
+      throw new JoinError(401, 'bad_join_token', 'join proof does not match the fleet join token');
+    }
+    if (!verifyMessage(message, req.signature, req.public_key)) {
+      throw new JoinError(401, 'bad_signature', 'the node did not prove it holds its identity key');
+    }
+    if (req.node_id !== nodeIdOf(req.public_key)) {
+      throw new JoinError(401, 'bad_node_id', 'a node id must be derived from its public key');
+    }
+    const existing = this.nodes.get(req.node_id);
+    existing?.link.close();
+    const now = this.now();
+    const node: FleetNode = {
+      node_id: req.node_id,
+      public_key: req.public_key,
+      host: req.data.host,
+      port: req.data.port,
+      shard: req.shard,
+      report: req.report,
+      version: req.version,
+      joined_at: now,
+      last_heartbeat: now,
+      lease: randomBytes(24).toString('base64url'),
+      unreachable_since: null,
+      load: existing?.load ?? 0,
+      link: new NodeLink(
+        {
+          nodeId: req.node_id,
+          publicKey: req.public_key,
+          host: req.data.host,
+          port: req.data.port,
+          modelId: req.shard.model_id,
+          shardDigest: req.shard.digest,
+        },
+        this.opts.identity,
+      ),
+    };
+    this.nodes.set(node.node_id, node);
+    this.knownKeys.set(node.node_id, node.public_key);
+    return node;
+  }
+
+  heartbeat(nodeId: string, lease: string, report: NodeReport): FleetNode {
+    const node = this.nodes.get(nodeId);
+    if (!node || node.lease !== lease) throw new JoinError(401, 'unknown_lease', 'not joined: join again');
+    node.last_heartbeat = this.now();
+    node.report = report;
+    node.unreachable_since = null;
+    return node;
+  }
+
+  leave(nodeId: string, lease: string): void {
+    const node = this.nodes.get(nodeId);
+    if (!node || node.lease !== lease) throw new JoinError(401, 'unknown_lease', 'not joined');
+    node.link.close();
+    this.nodes.delete(nodeId);
+  }
+
+  health(node: FleetNode): NodeHealth {
+    if (node.unreachable_since !== null) return 'down';
+    const age = this.now() - node.last_heartbeat;
+    if (age <= 3 * this.heartbeatMs) return 'healthy';
+    return age <= 12 * this.heartbeatMs ? 'stale' : 'down';
+  }
+
+  markUnreachable(nodeId: string): void {
+    const node = this.nodes.get(nodeId);
+    if (node && node.unreachable_since === null) node.unreachable_since = this.now();
+  }
+
+  /** Model ids that currently have a complete healthy route. */
+  servableModels(): string[] {
+    const models = new Set<string>();
+    for (const n of this.nodes.values()) models.add(n.shard.model_id);
+    return [...models].filter((m) => this.route(m) !== null).sort();
+  }
+
+  healthyNodesFor(modelId: string): FleetNode[] {
+    return [...this.nodes.values()].filter(
+      (n) => n.shard.model_id === modelId && this.health(n) === 'healthy',
+    );
+  }
+
+  route(modelId: string, exclude?: Set<string>): FleetNode[] | null {
+    const stages = this.healthyNodesFor(modelId).map((n) => ({
+      node: n,
+      node_id: n.node_id,
+      layer_start: n.shard.layer_start,
+      layer_end: n.shard.layer_end,
+      has_embeddings: n.shard.has_embeddings,
+      has_lm_head: n.shard.has_lm_head,
+      load: n.load,
+    }));
+    const preferred = this.opts.plan?.[modelId];
+    const chain = findRoute(stages, { ...(exclude ? { exclude } : {}), ...(preferred ? { preferred } : {}) });
+    return chain ? chain.map((s) => s.node) : null;
+  }
+
+  requireRoute(modelId: string, exclude?: Set<string>): FleetNode[] {
+    const chain = this.route(modelId, exclude);
+    if (!chain) throw new MeshError('no_route', `no healthy pipeline of nodes serves ${modelId}`);
+    return chain;
+  }
+
+  /** Memory-weighted split of a model over its healthy nodes: what an operator should export. */
+  suggestedPlan(modelId: string): LayerAssignment[] | null {
+    const nodes = this.healthyNodesFor(modelId);
+    const last = nodes.find((n) => n.shard.has_lm_head);
+    if (!last || nodes.length === 0) return null;
+    const unique = [...new Map(nodes.map((n) => [n.node_id, n])).values()].sort(
+      (a, b) => a.shard.layer_start - b.shard.layer_start || a.node_id.localeCompare(b.node_id),
+    );
+    try {
+      return planLayerSplit(
+        last.shard.layer_end,
+        unique.map((n) => ({ node_id: n.node_id, memory_bytes: n.report.memory.free_bytes })),
+      );
+    } catch {
+      return null;
+    }
+  }
+
+  close(): void {
+    for (const n of this.nodes.values()) n.link.close();
+  }
+}

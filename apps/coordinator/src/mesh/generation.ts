@@ -1,0 +1,213 @@
+/**
+ * The generation loop the coordinator runs for every request: prefill the prompt through the
+ * pipeline in chunks, sample each next token from the last stage's logits, detokenize
+ * incrementally (holding back partial UTF-8 and possible stop-sequence prefixes), and on a lost
+ * node replay the whole prefix through a replacement route (Petals-style recovery).
+ */
+import type { Sampler, Tokenizer } from './engine-binding.js';
+import { MeshError } from './errors.js';
+import type { Fleet, FleetNode } from './fleet.js';
+import type { CoordinatorIdentity } from './node-link.js';
+import { DEFAULT_TIMEOUTS, PipelineSession, type PipelineTimeouts } from './pipeline-session.js';
+import type { SignedStage } from './types.js';
+
+/** Prompt tokens per Forward frame: bounds frame size and lets other sessions' steps interleave. */
+export const PREFILL_CHUNK = 256;
+
+export interface GenerateRequest {
+  requestId: string;
+  modelId: string;
+  promptTokens: number[];
+  maxTokens: number;
+  stop: string[];
+  sampler: Sampler;
+  tokenizer: Tokenizer;
+  signal?: AbortSignal;
+  onText?: (delta: string) => void;
+  /** fires once with the first generated token (time to first token) */
+  onFirstToken?: () => void;
+}
+
+export interface GenerateResult {
+  text: string;
+  completionTokens: number;
+  finishReason: 'stop' | 'length';
+  stages: SignedStage[];
+  nodeIds: string[];
+  replays: number;
+}
+
+export interface GeneratorOptions {
+  fleet: Fleet;
+  identity: CoordinatorIdentity;
+  timeouts?: PipelineTimeouts;
+  /** replacement routes to try after a node is lost */
+  maxReplays?: number;
+  onReplay?: (failedNode: string, error: MeshError) => void;
+}
+
+export class Generator {
+  constructor(private readonly opts: GeneratorOptions) {}
+
+  async generate(req: GenerateRequest): Promise<GenerateResult> {
+    const excluded = new Set<string>();
+    const generated: number[] = [];
+    const eos = new Set(req.tokenizer.eosTokenIds);
+    const stream = new TextEmitter(req.tokenizer, req.stop, req.onText);
+    const maxReplays = this.opts.maxReplays ?? 2;
+    let replays = 0;
+    let finishReason: 'stop' | 'length' | null = null;
+    let pending: number | null = null;
+    let firstTokenSeen = false;
+
+    for (;;) {
+      const route = this.opts.fleet.requireRoute(req.modelId, excluded);
+      const session = new PipelineSession(
+        route.map((n) => ({ link: n.link, layerStart: n.shard.layer_start, layerEnd: n.shard.layer_end })),
+        this.opts.identity,
+        req.requestId,
+        this.opts.timeouts ?? DEFAULT_TIMEOUTS,
+      );
+      for (const n of route) n.load++;
+      const onAbort = () => session.abandon();
+      req.signal?.addEventListener('abort', onAbort, { once: true });
+      try {
+        await session.open();
+        // Replay: the prefix is the prompt plus every token already sampled (a pending token that
+        // was sampled but not yet run is fed with the next step).
+        const prefix = [...req.promptTokens, ...generated];
+        if (pending !== null) prefix.pop();
+        let logits = await this.prefill(session, prefix);
+        let position = prefix.length;
+        if (pending !== null) {
+          logits = await session.forward(Int32Array.of(pending), position);
+          position++;
+          pending = null;
+        }
+        while (finishReason === null) {
+          if (req.signal?.aborted) throw new MeshError('aborted', 'client went away');
+          const token = req.sampler.sample(logits, generated);
+          if (!firstTokenSeen) {
+            firstTokenSeen = true;
+            req.onFirstToken?.();
+          }
+          if (eos.has(token)) {
+            finishReason = 'stop';
+            break;
+          }
+          generated.push(token);
+          if (stream.push(generated)) {
+            finishReason = 'stop';
+            break;
+          }
+          if (generated.length >= req.maxTokens) {
+            finishReason = 'length';
+            break;
+          }
+          pending = token;
+          logits = await session.forward(Int32Array.of(token), position);
+          pending = null;
+          position++;
+        }
+        stream.flush(generated);
+        const stages = await session.close();
+        return {
+          text: stream.text,
+          completionTokens: generated.length,
+          finishReason,
+          stages,
+          nodeIds: session.nodeIds,
+          replays,
+        };
+      } catch (error) {
+        session.abandon();
+        const mesh = error instanceof MeshError ? error : new MeshError('internal', (error as Error).message);
+        if (mesh.code === 'aborted' || mesh.code === 'abandoned' || req.signal?.aborted)
+          throw new MeshError('aborted', 'client went away');
+        if (!mesh.nodeId || replays >= maxReplays) throw mesh;
+        this.opts.fleet.markUnreachable(mesh.nodeId);
+        excluded.add(mesh.nodeId);
+        if (!this.opts.fleet.route(req.modelId, excluded)) {
+          throw new MeshError('node_lost', `${mesh.message}; no other node holds those layers`, mesh.nodeId);
+        }
+        replays++;
+        this.opts.onReplay?.(mesh.nodeId, mesh);
+      } finally {
+        req.signal?.removeEventListener('abort', onAbort);
+        for (const n of route) n.load--;
+      }
+    }
+  }
+
+  private async prefill(session: PipelineSession, tokens: number[]): Promise<Float32Array> {
+    let logits: Float32Array | null = null;
+    for (let start = 0; start < tokens.length; start += PREFILL_CHUNK) {
+      const chunk = Int32Array.from(tokens.slice(start, start + PREFILL_CHUNK));
+      logits = await session.forward(chunk, start);
+    }
+    if (!logits) throw new MeshError('empty_prompt', 'the prompt has no tokens');
+    return logits;
+  }
+}
+
+/**
+ * Turns a growing token list into text deltas. Holds back a trailing partial UTF-8 character and
+ * any suffix that could still become a stop sequence; cuts the text at the first stop sequence.
+ */
+export class TextEmitter {
+  text = '';
+  private emitted = 0;
+  private stopped = false;
+  private readonly maxStop: number;
+
+  constructor(
+    private readonly tokenizer: Tokenizer,
+    private readonly stops: string[],
+    private readonly onText?: (delta: string) => void,
+  ) {
+    this.maxStop = Math.max(0, ...stops.map((s) => s.length));
+  }
+
+  /** Returns true when a stop sequence was reached (the text is final). */
+  push(ids: number[]): boolean {
+    const full = this.tokenizer.decode(ids);
+    for (const stop of this.stops) {
+      const at = full.indexOf(stop, Math.max(0, this.emitted - this.maxStop));
+      if (at >= 0) {
+        this.stopped = true;
+        this.text = full.slice(0, at);
+        this.emit();
+        return true;
+      }
+    }
+    const end = full.endsWith('\uFFFD') ? full.length - 1 : full.length;
+    let safe = end;
+    for (const stop of this.stops) {
+      for (let k = Math.min(stop.length - 1, end); k > 0; k--) {
+        if (full.slice(end - k, end) === stop.slice(0, k)) {
+          safe = Math.min(safe, end - k);
+          break;
+        }
+      }
+    }
+    this.text = full.slice(0, Math.max(safe, this.emitted));
+    this.emit();
+    return false;
+  }
+
+  /** At the end of generation: release whatever was held back (no stop sequence completed). */
+  flush(ids: number[]): void {
+    if (this.stopped) return;
+    this.text = this.tokenizer.decode(ids);
+    this.emit();
+  }
+
+  private emit(): void {
+    if (this.text.length > this.emitted) {
+      this.onText?.(this.text.slice(this.emitted));
+      this.emitted = this.text.length;
+    }
+  }
+}
+
+export type { FleetNode };

@@ -1,0 +1,167 @@
+/**
+ * The coordinator's core, independent of HTTP: the fleet, the generation loop, tokenizers,
+ * session admission, and the signed MeshReceipt for every completed request.
+ */
+
+import {
+  computeOutputDigest,
+  computeRequestDigest,
+  type MeshReceipt,
+  type ReceiptUsage,
+  signMeshReceipt,
+} from '@cascadia/receipts';
+import { engine, type SamplingParams, type Tokenizer } from './engine-binding.js';
+import { MeshError } from './errors.js';
+import { Fleet } from './fleet.js';
+import { type GenerateResult, Generator } from './generation.js';
+import type { CoordinatorIdentity } from './node-link.js';
+import type { PipelineTimeouts } from './pipeline-session.js';
+import { Tokenizers } from './tokenizers.js';
+
+export interface MeshServiceOptions {
+  identity: CoordinatorIdentity;
+  joinToken: string;
+  dataDir: string;
+  /** concurrent generation sessions admitted by this coordinator */
+  maxSessions?: number;
+  heartbeatMs?: number;
+  timeouts?: PipelineTimeouts;
+  maxReplays?: number;
+  plan?: Record<string, string[]>;
+  onReplay?: (failedNode: string, error: MeshError) => void;
+}
+
+export interface CompletionJob {
+  requestId: string;
+  modelId: string;
+  /** the request body as received (its canonical digest goes into the receipt) */
+  body: unknown;
+  promptTokens: number[];
+  maxTokens: number;
+  stop: string[];
+  sampling: SamplingParams;
+  tokenizer: Tokenizer;
+  signal?: AbortSignal;
+  onText?: (delta: string) => void;
+  onFirstToken?: () => void;
+}
+
+export interface CompletionOutcome extends GenerateResult {
+  usage: ReceiptUsage;
+  receipt: MeshReceipt;
+}
+
+export class SessionLimitError extends Error {
+  override readonly name = 'SessionLimitError';
+}
+
+export class MeshService {
+  readonly fleet: Fleet;
+  readonly tokenizers: Tokenizers;
+  private readonly generator: Generator;
+  readonly maxSessions: number;
+  active = 0;
+
+  constructor(readonly opts: MeshServiceOptions) {
+    this.fleet = new Fleet({
+      joinToken: opts.joinToken,
+      identity: opts.identity,
+      ...(opts.heartbeatMs ? { heartbeatMs: opts.heartbeatMs } : {}),
+      ...(opts.plan ? { plan: opts.plan } : {}),
+    });
+    this.tokenizers = new Tokenizers(opts.dataDir);
+    this.generator = new Generator({
+      fleet: this.fleet,
+      identity: opts.identity,
+      ...(opts.timeouts ? { timeouts: opts.timeouts } : {}),
+      ...(opts.maxReplays !== undefined ? { maxReplays: opts.maxReplays } : {}),
+      ...(opts.onReplay ? { onReplay: opts.onReplay } : {}),
+    });
+    this.maxSessions = opts.maxSessions ?? 32;
+  }
+
+  get identity(): CoordinatorIdentity {
+    return this.opts.identity;
+  }
+
+  /** The model's tokenizer, or a MeshError when no node has provided it yet. */
+  async tokenizer(modelId: string): Promise<Tokenizer> {
+    const t = this.tokenizers.get(modelId);
+    if (!t)
+      throw new MeshError(
+        'no_tokenizer',
+        `the tokenizer of ${modelId} has not been provided by any node yet`,
+      );
+    return t;
+  }
+
+  /** The model's context window, as its shards declare it. */
+  maxContext(modelId: string): number {
+    const nodes = this.fleet.healthyNodesFor(modelId);
+    return Math.min(...nodes.map((n) => n.shard.max_context));
+  }
+
+  /** Admits a session or throws SessionLimitError; the caller must call `release()`. */
+  admit(): void {
+    if (this.active >= this.maxSessions) {
+      throw new SessionLimitError(`the mesh is serving its limit of ${this.maxSessions} concurrent sessions`);
+    }
+    this.active++;
+  }
+
+  release(): void {
+    this.active--;
+  }
+
+  async complete(job: CompletionJob): Promise<CompletionOutcome> {
+    const e = await engine();
+    const sampler = e.createSampler(job.sampling);
+    const result = await this.generator.generate({
+      requestId: job.requestId,
+      modelId: job.modelId,
+      promptTokens: job.promptTokens,
+      maxTokens: job.maxTokens,
+      stop: job.stop,
+      sampler,
+      tokenizer: job.tokenizer,
+      ...(job.signal ? { signal: job.signal } : {}),
+      ...(job.onText ? { onText: job.onText } : {}),
+      ...(job.onFirstToken ? { onFirstToken: job.onFirstToken } : {}),
+    });
+    const usage: ReceiptUsage = {
+      prompt_tokens: job.promptTokens.length,
+      completion_tokens: result.completionTokens,
+      total_tokens: job.promptTokens.length + result.completionTokens,
+    };
+    const receipt = await signMeshReceipt(
+      {
+        v: 1,
+        kind: 'mesh',
+        request_id: job.requestId,
+        created_at: new Date().toISOString(),
+        model_id: job.modelId,
+        coordinator_id: this.opts.identity.id,
+        coordinator_public_key: this.opts.identity.publicKey,
+        request_digest: computeRequestDigest(job.body),
+        output_digest: computeOutputDigest(result.text),
+        usage,
+        node_ids: result.nodeIds,
+        stages: result.stages,
+      },
+      this.opts.identity.privateKey,
+    );
+    return { ...result, usage, receipt };
+  }
+
+  /** Keys for verifiers: the coordinator's and every registered node's (GET /v1/cascadia/keys). */
+  publishedKeys() {
+    return {
+      coordinator: { id: this.opts.identity.id, public_key: this.opts.identity.publicKey },
+      nodes: [...this.fleet.knownKeys].map(([node_id, public_key]) => ({ node_id, public_key })),
+    };
+  }
+
+  close(): void {
+    this.fleet.close();
+  }
+}

@@ -1,0 +1,92 @@
+/**
+ * A mesh node: loads one shard with the engine, serves its stage over the data protocol and keeps
+ * itself joined to the coordinator. `cascadia node` calls this; tests call it in-process too.
+ */
+import os from 'node:os';
+import path from 'node:path';
+import { signStage } from '@cascadia/receipts';
+import { loadOrCreateKeyFile } from '@cascadia/receipts/node';
+import { nodeIdOf } from '../auth/identity.js';
+import { engine } from '../mesh/engine-binding.js';
+import { type StageRunner, shardInfoOf } from '../mesh/types.js';
+import { NodeAgent } from './agent.js';
+import { StageServer } from './stage-server.js';
+
+export interface RunNodeOptions {
+  coordinatorUrl: string;
+  joinToken: string;
+  /** shard directory (with manifest.json); ignored when `runner` is given */
+  shardDir?: string;
+  /** an already-loaded runner (tests) */
+  runner?: StageRunner;
+  keyFile: string;
+  host?: string;
+  port?: number;
+  /** host other machines use to reach this node (defaults to host) */
+  advertiseHost?: string;
+  engine?: 'auto' | 'onnxruntime' | 'openvino';
+  device?: string;
+  threads?: number;
+  maxSessions?: number;
+  log?: (msg: string, extra?: Record<string, unknown>) => void;
+}
+
+export interface RunningNode {
+  nodeId: string;
+  publicKey: string;
+  port: number;
+  agent: NodeAgent;
+  server: StageServer;
+  runner: StageRunner;
+  stop(): Promise<void>;
+}
+
+export async function runNode(opts: RunNodeOptions): Promise<RunningNode> {
+  const keys = await loadOrCreateKeyFile(opts.keyFile);
+  const nodeId = nodeIdOf(keys.publicKey);
+  let runner = opts.runner;
+  if (!runner) {
+    if (!opts.shardDir) throw new Error('a shard directory is required');
+    const e = await engine();
+    runner = await e.loadShard(opts.shardDir, {
+      engine: opts.engine ?? 'auto',
+      ...(opts.device ? { device: opts.device } : {}),
+      ...(opts.threads ? { threads: opts.threads } : {}),
+      maxSessions: opts.maxSessions ?? 64,
+    });
+  }
+  const host = opts.host ?? '127.0.0.1';
+  let agent: NodeAgent | null = null;
+  const server = new StageServer({
+    runner,
+    nodeId,
+    publicKey: keys.publicKey,
+    privateKey: keys.privateKey,
+    signStage: (statement) => signStage(statement, keys.privateKey),
+    coordinator: () => agent?.coordinator ?? null,
+    maxSessions: opts.maxSessions ?? 64,
+    ...(opts.log ? { log: opts.log } : {}),
+  });
+  const bound = await server.listen(opts.port ?? 0, host);
+  agent = new NodeAgent({
+    coordinatorUrl: opts.coordinatorUrl,
+    joinToken: opts.joinToken,
+    nodeId,
+    publicKey: keys.publicKey,
+    privateKey: keys.privateKey,
+    shard: shardInfoOf(runner.manifest),
+    ...(opts.shardDir ? { shardDir: path.resolve(opts.shardDir) } : {}),
+    advertise: { host: opts.advertiseHost ?? (host === '0.0.0.0' ? os.hostname() : host), port: bound.port },
+    device: runner.device,
+    engine: runner.engine,
+    activeSessions: () => server.activeSessions,
+    ...(opts.log ? { log: opts.log } : {}),
+  });
+  await agent.start();
+  const stop = async () => {
+    await agent.stop(true);
+    await server.close();
+    await runner.close();
+  };
+  return { nodeId, publicKey: keys.publicKey, port: bound.port, agent, server, runner, stop };
+}

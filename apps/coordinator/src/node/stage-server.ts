@@ -1,0 +1,428 @@
+/**
+ * The node's data plane: accepts authenticated connections, keeps one engine session (KV state)
+ * per mesh session, runs forwards in arrival order (so steps of different sessions interleave
+ * across the pipeline), passes hidden states downstream and returns logits to the coordinator.
+ * It hashes what it receives and sends incrementally for its signed stage statement.
+ */
+import { createHash, type Hash } from 'node:crypto';
+import net from 'node:net';
+import type { NextHop, OpenSession, SignedStage, StageRunner, StageStatement } from '../mesh/types.js';
+import {
+  acceptConnection,
+  FramedConnection,
+  openConnection,
+  type ServerIdentity,
+} from '../protocol/connection.js';
+import {
+  type Frame,
+  FrameType,
+  PayloadKind,
+  ProtocolError,
+  parseJsonPayload,
+  payloadF32,
+  payloadI32,
+  sessionKey,
+} from '../protocol/frames.js';
+
+export interface StageServerOptions {
+  runner: StageRunner;
+  nodeId: string;
+  publicKey: string;
+  privateKey: string;
+  /** signs a stage statement with the node key (the receipts package's signStage) */
+  signStage: (statement: StageStatement) => Promise<SignedStage>;
+  /** current coordinator id and key (null until joined) */
+  coordinator: () => { id: string; publicKey: string } | null;
+  maxSessions?: number;
+  /** sessions untouched for this long are dropped (their KV freed) */
+  idleSessionMs?: number;
+  handshakeTimeoutMs?: number;
+  log?: (msg: string, extra?: Record<string, unknown>) => void;
+}
+
+interface StageSession {
+  key: string;
+  session: Buffer;
+  requestId: string;
+  upstream: string;
+  next: NextHop | null;
+  control: FramedConnection;
+  inputHash: Hash;
+  outputHash: Hash;
+  positions: number;
+  startedAt: string;
+  lastUsed: number;
+}
+
+interface PeerConnection {
+  conn: FramedConnection;
+  clientId: string;
+}
+
+export class StageServer {
+  private readonly server: net.Server;
+  private readonly sessions = new Map<string, StageSession>();
+  private readonly downstream = new Map<string, Promise<FramedConnection>>();
+  private readonly connections = new Set<FramedConnection>();
+  private queue: Promise<void> = Promise.resolve();
+  private readonly idleTimer: NodeJS.Timeout;
+  private readonly maxSessions: number;
+  readonly identity: ServerIdentity;
+  stats = { forwards: 0, rejectedConnections: 0, protocolErrors: 0 };
+
+  constructor(private readonly opts: StageServerOptions) {
+    const m = opts.runner.manifest;
+    this.identity = {
+      nodeId: opts.nodeId,
+      publicKey: opts.publicKey,
+      privateKey: opts.privateKey,
+      modelId: m.modelId,
+      shardDigest: m.digest,
+      layerStart: m.layerStart,
+      layerEnd: m.layerEnd,
+    };
+    this.maxSessions = opts.maxSessions ?? 64;
+    this.server = net.createServer((socket) => this.onSocket(socket));
+    const idleMs = opts.idleSessionMs ?? 10 * 60_000;
+    this.idleTimer = setInterval(() => this.dropIdle(idleMs), Math.min(idleMs, 60_000));
+    this.idleTimer.unref();
+  }
+
+  listen(port: number, host: string): Promise<{ host: string; port: number }> {
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(port, host, () => {
+        const addr = this.server.address() as net.AddressInfo;
+        resolve({ host, port: addr.port });
+      });
+    });
+  }
+
+  get activeSessions(): number {
+    return this.sessions.size;
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.idleTimer);
+    for (const conn of this.connections) conn.close();
+    for (const pending of this.downstream.values()) pending.then((c) => c.close()).catch(() => {});
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    for (const s of this.sessions.values()) this.opts.runner.dropSession(s.key);
+    this.sessions.clear();
+  }
+
+  private log(msg: string, extra?: Record<string, unknown>): void {
+    this.opts.log?.(msg, extra);
+  }
+
+  private async onSocket(socket: net.Socket): Promise<void> {
+    const conn = new FramedConnection(socket);
+    this.connections.add(conn);
+    conn.onClose(() => {
+      this.connections.delete(conn);
+      this.onPeerClosed(conn);
+    });
+    let peer: PeerConnection;
+    try {
+      const accepted = await acceptConnection(
+        conn,
+        this.identity,
+        () => this.opts.coordinator()?.publicKey ?? null,
+        this.opts.handshakeTimeoutMs,
+      );
+      peer = { conn, clientId: accepted.clientId };
+    } catch (error) {
+      this.stats.rejectedConnections++;
+      this.log('data connection rejected', { reason: (error as Error).message });
+      return;
+    }
+    conn.onFrame((frame) => {
+      try {
+        this.onFrame(peer, frame);
+      } catch (error) {
+        // A frame that breaks the protocol ends that connection only; the node keeps serving.
+        this.stats.protocolErrors++;
+        const code = error instanceof ProtocolError ? error.code : 'bad_frame';
+        this.log('protocol error', { peer: peer.clientId, reason: (error as Error).message });
+        conn.reject(code, (error as Error).message);
+      }
+    });
+  }
+
+  private isCoordinator(peer: PeerConnection): boolean {
+    return peer.clientId === this.opts.coordinator()?.id;
+  }
+
+  private onFrame(peer: PeerConnection, frame: Frame): void {
+    switch (frame.type) {
+      case FrameType.Open:
+        this.onOpen(peer, frame);
+        return;
+      case FrameType.Forward:
+        this.onForward(peer, frame);
+        return;
+      case FrameType.Close:
+        this.onCloseSession(peer, frame);
+        return;
+      case FrameType.Ping:
+        peer.conn.send({ type: FrameType.Pong, session: frame.session, step: frame.step });
+        return;
+      case FrameType.Error:
+        return;
+      default:
+        throw new ProtocolError(
+          'unexpected_frame',
+          `frame type 0x${frame.type.toString(16)} is not accepted by a node`,
+        );
+    }
+  }
+
+  private sendError(
+    conn: FramedConnection,
+    session: Buffer,
+    step: number,
+    code: string,
+    message: string,
+  ): void {
+    conn.sendJson(FrameType.Error, { code, message }, { session, step });
+  }
+
+  private onOpen(peer: PeerConnection, frame: Frame): void {
+    if (!this.isCoordinator(peer))
+      throw new ProtocolError('unexpected_frame', 'only the coordinator opens sessions');
+    const open = parseJsonPayload(frame) as OpenSession;
+    if (!open || typeof open.request_id !== 'string' || typeof open.upstream !== 'string') {
+      throw new ProtocolError('bad_payload', 'Open needs request_id and upstream');
+    }
+    const key = sessionKey(frame.session);
+    const existing = this.sessions.get(key);
+    if (!existing && this.sessions.size >= this.maxSessions) {
+      this.sendError(
+        peer.conn,
+        frame.session,
+        frame.step,
+        'node_busy',
+        `node holds ${this.maxSessions} sessions`,
+      );
+      return;
+    }
+    if (existing) this.opts.runner.dropSession(key);
+    if (this.opts.runner.manifest.hasLmHead !== (open.next === null)) {
+      this.sendError(peer.conn, frame.session, frame.step, 'bad_route', 'next hop does not match this stage');
+      return;
+    }
+    this.sessions.set(key, {
+      key,
+      session: Buffer.from(frame.session),
+      requestId: open.request_id,
+      upstream: open.upstream,
+      next: open.next,
+      control: peer.conn,
+      inputHash: createHash('sha256'),
+      outputHash: createHash('sha256'),
+      positions: 0,
+      startedAt: new Date().toISOString(),
+      lastUsed: Date.now(),
+    });
+    if (open.next) {
+      // Warm the downstream connection so the first step does not pay the handshake.
+      this.downstreamConnection(open.next).catch(() => {});
+    }
+    peer.conn.send({ type: FrameType.Opened, session: frame.session, step: frame.step });
+  }
+
+  private onForward(peer: PeerConnection, frame: Frame): void {
+    const key = sessionKey(frame.session);
+    const s = this.sessions.get(key);
+    if (!s) {
+      this.sendError(peer.conn, frame.session, frame.step, 'unknown_session', 'no such session on this node');
+      return;
+    }
+    if (s.upstream !== peer.clientId) {
+      throw new ProtocolError('unexpected_frame', `${peer.clientId} may not feed this session`);
+    }
+    const m = this.opts.runner.manifest;
+    let input: { tokens: Int32Array } | { hidden: Float32Array };
+    if (m.hasEmbeddings) {
+      if (frame.kind !== PayloadKind.TokensI32)
+        throw new ProtocolError('bad_payload', 'first stage takes i32 tokens');
+      const tokens = payloadI32(frame);
+      if (tokens.length !== frame.count || frame.count === 0)
+        throw new ProtocolError('bad_payload', 'token count mismatch');
+      for (const t of tokens) {
+        if (t < 0 || t >= m.vocabSize)
+          throw new ProtocolError('bad_payload', `token ${t} is outside the vocabulary`);
+      }
+      input = { tokens };
+    } else {
+      if (frame.kind !== PayloadKind.HiddenF32)
+        throw new ProtocolError('bad_payload', 'this stage takes f32 hidden states');
+      const hidden = payloadF32(frame);
+      if (frame.count === 0 || hidden.length !== frame.count * m.hiddenSize) {
+        throw new ProtocolError('bad_payload', `hidden payload must be count x ${m.hiddenSize} floats`);
+      }
+      input = { hidden };
+    }
+    if (frame.position + frame.count > m.maxContext) {
+      this.sendError(
+        s.control,
+        frame.session,
+        frame.step,
+        'context_overflow',
+        'position beyond the model context',
+      );
+      return;
+    }
+    s.lastUsed = Date.now();
+    s.inputHash.update(frame.payload);
+    const step = frame.step;
+    const position = frame.position;
+    const count = frame.count;
+    const run = async () => {
+      if (!this.sessions.has(key)) return;
+      let out: Awaited<ReturnType<StageRunner['forward']>>;
+      try {
+        out = await this.opts.runner.forward(key, input, { position, length: count });
+      } catch (error) {
+        this.sendError(s.control, s.session, step, 'forward_failed', (error as Error).message);
+        return;
+      }
+      this.stats.forwards++;
+      s.positions += count;
+      if ('logits' in out) {
+        s.outputHash.update(new Uint8Array(out.logits.buffer, out.logits.byteOffset, out.logits.byteLength));
+        s.control.send(
+          { type: FrameType.Logits, kind: PayloadKind.LogitsF32, session: s.session, step, position, count },
+          out.logits,
+        );
+        return;
+      }
+      const next = s.next;
+      if (!next) {
+        this.sendError(
+          s.control,
+          s.session,
+          step,
+          'bad_route',
+          'stage produced hidden states but has no next hop',
+        );
+        return;
+      }
+      const bytes = new Uint8Array(out.hidden.buffer, out.hidden.byteOffset, out.hidden.byteLength);
+      s.outputHash.update(bytes);
+      try {
+        const down = await this.downstreamConnection(next);
+        down.send(
+          { type: FrameType.Forward, kind: PayloadKind.HiddenF32, session: s.session, step, position, count },
+          bytes,
+        );
+      } catch (error) {
+        this.sendError(
+          s.control,
+          s.session,
+          step,
+          'next_hop_unreachable',
+          `${next.node_id}: ${(error as Error).message}`,
+        );
+      }
+    };
+    // One forward at a time per node, in arrival order: the engine session is not re-entrant and
+    // FIFO keeps every stage of the pipeline busy with different sessions' steps.
+    this.queue = this.queue.then(run, run);
+  }
+
+  private onCloseSession(peer: PeerConnection, frame: Frame): void {
+    if (!this.isCoordinator(peer))
+      throw new ProtocolError('unexpected_frame', 'only the coordinator closes sessions');
+    const key = sessionKey(frame.session);
+    const s = this.sessions.get(key);
+    if (!s) {
+      this.sendError(peer.conn, frame.session, frame.step, 'unknown_session', 'no such session on this node');
+      return;
+    }
+    // Queue behind in-flight forwards so the statement covers all of them.
+    const finish = async () => {
+      this.sessions.delete(key);
+      this.opts.runner.dropSession(key);
+      const m = this.opts.runner.manifest;
+      const statement: StageStatement = {
+        v: 1,
+        kind: 'stage',
+        request_id: s.requestId,
+        node_id: this.opts.nodeId,
+        public_key: this.opts.publicKey,
+        model_id: m.modelId,
+        shard_digest: m.digest,
+        layer_start: m.layerStart,
+        layer_end: m.layerEnd,
+        input_digest: s.inputHash.digest('hex'),
+        output_digest: s.outputHash.digest('hex'),
+        tokens: s.positions,
+        started_at: s.startedAt,
+        finished_at: new Date().toISOString(),
+      };
+      try {
+        const signed = await this.opts.signStage(statement);
+        peer.conn.sendJson(FrameType.Stage, signed, { session: frame.session, step: frame.step });
+      } catch (error) {
+        this.sendError(peer.conn, frame.session, frame.step, 'sign_failed', (error as Error).message);
+      }
+    };
+    this.queue = this.queue.then(finish, finish);
+  }
+
+  private downstreamConnection(next: NextHop): Promise<FramedConnection> {
+    const cached = this.downstream.get(next.node_id);
+    if (cached) return cached;
+    const pending = openConnection(
+      {
+        host: next.host,
+        port: next.port,
+        nodeId: next.node_id,
+        publicKey: next.public_key,
+        modelId: next.model_id,
+        shardDigest: next.shard_digest,
+      },
+      { id: this.opts.nodeId, privateKey: this.opts.privateKey, ticket: next.ticket },
+    ).then((conn) => {
+      conn.onClose(() => {
+        if (this.downstream.get(next.node_id) === pending) this.downstream.delete(next.node_id);
+        this.failSessionsVia(next.node_id);
+      });
+      conn.onFrame(() => {});
+      return conn;
+    });
+    pending.catch(() => {
+      if (this.downstream.get(next.node_id) === pending) this.downstream.delete(next.node_id);
+    });
+    this.downstream.set(next.node_id, pending);
+    return pending;
+  }
+
+  /** Tell the coordinator at once when the next hop goes away, rather than letting steps time out. */
+  private failSessionsVia(nodeId: string): void {
+    for (const s of this.sessions.values()) {
+      if (s.next?.node_id === nodeId)
+        this.sendError(s.control, s.session, 0, 'next_hop_lost', `lost connection to ${nodeId}`);
+    }
+  }
+
+  private onPeerClosed(conn: FramedConnection): void {
+    for (const [key, s] of this.sessions) {
+      if (s.control === conn) {
+        this.sessions.delete(key);
+        this.opts.runner.dropSession(key);
+      }
+    }
+  }
+
+  private dropIdle(idleMs: number): void {
+    const cutoff = Date.now() - idleMs;
+    for (const [key, s] of this.sessions) {
+      if (s.lastUsed < cutoff) {
+        this.sessions.delete(key);
+        this.opts.runner.dropSession(key);
+      }
+    }
+  }
+}

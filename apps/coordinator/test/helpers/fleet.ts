@@ -1,0 +1,64 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import type { StageRunner } from '../../src/mesh/types.js';
+import { type RunningNode, runNode } from '../../src/node/run-node.js';
+import {
+  type CoordinatorServerOptions,
+  type RunningCoordinator,
+  startCoordinator,
+} from '../../src/server.js';
+
+export const JOIN_TOKEN = 'test-join-token-0123456789';
+
+export interface TestFleet {
+  dir: string;
+  coordinator: RunningCoordinator;
+  nodes: RunningNode[];
+  addNode(
+    runner: StageRunner,
+    name: string,
+    opts?: { shardDir?: string; joinToken?: string },
+  ): Promise<RunningNode>;
+  close(): Promise<void>;
+}
+
+/** A coordinator on 127.0.0.1:0 plus in-process nodes, each with its own key file. */
+export async function startTestFleet(opts: CoordinatorServerOptions = {}): Promise<TestFleet> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'cascadia-mesh-'));
+  const coordinator = await startCoordinator({
+    host: '127.0.0.1',
+    port: 0,
+    dataDir: path.join(dir, 'coordinator'),
+    joinToken: JOIN_TOKEN,
+    heartbeatMs: 500,
+    ...opts,
+  });
+  const nodes: RunningNode[] = [];
+  return {
+    dir,
+    coordinator,
+    nodes,
+    async addNode(runner, name, nodeOpts = {}) {
+      const node = await runNode({
+        coordinatorUrl: coordinator.url,
+        joinToken: nodeOpts.joinToken ?? JOIN_TOKEN,
+        runner,
+        ...(nodeOpts.shardDir ? { shardDir: nodeOpts.shardDir } : {}),
+        keyFile: path.join(dir, `${name}.key`),
+        host: '127.0.0.1',
+        port: 0,
+        ...(process.env.MESH_TEST_LOG
+          ? { log: (m: string, e?: Record<string, unknown>) => console.log(name, m, e) }
+          : {}),
+      });
+      nodes.push(node);
+      return node;
+    },
+    async close() {
+      for (const n of nodes) await n.stop().catch(() => {});
+      await coordinator.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
