@@ -21,7 +21,8 @@ const CR = 0x0d;
  */
 export class SSEDecoder {
   readonly #text = new TextDecoder('utf-8');
-  #pending = '';
+  /** The current line's text so far (no line break yet). */
+  #partial: string[] = [];
   /** The previous chunk ended in CR: a leading LF of the next one belongs to the same line break. */
   #skipLeadingLF = false;
   #firstLine = true;
@@ -38,7 +39,7 @@ export class SSEDecoder {
   /** Ends the stream. An event without its terminating blank line is dropped, as the spec says. */
   end(): SSEEvent[] {
     const events = this.#consume(this.#text.decode());
-    this.#pending = '';
+    this.#partial = [];
     this.#data = [];
     this.#event = undefined;
     return events;
@@ -46,28 +47,30 @@ export class SSEDecoder {
 
   #consume(text: string): SSEEvent[] {
     const events: SSEEvent[] = [];
-    let input = text;
-    if (this.#skipLeadingLF && input.length > 0) {
-      if (input.charCodeAt(0) === LF) input = input.slice(1);
+    let start = 0;
+    if (this.#skipLeadingLF && text.length > 0) {
+      if (text.charCodeAt(0) === LF) start = 1;
       this.#skipLeadingLF = false;
     }
-    let buffer = this.#pending + input;
-    let start = 0;
-    for (let i = 0; i < buffer.length; i++) {
-      const code = buffer.charCodeAt(i);
+    // Only the new text is scanned; the unfinished line so far is kept in pieces, so a long line
+    // arriving in many small chunks costs linear time, not quadratic.
+    for (let i = start; i < text.length; i++) {
+      const code = text.charCodeAt(i);
       if (code !== LF && code !== CR) continue;
-      this.#line(buffer.slice(start, i), events);
+      const tail = text.slice(start, i);
+      const line = this.#partial.length === 0 ? tail : this.#partial.join('') + tail;
+      this.#partial = [];
+      this.#line(line, events);
       if (code === CR) {
-        if (i + 1 < buffer.length) {
-          if (buffer.charCodeAt(i + 1) === LF) i++;
+        if (i + 1 < text.length) {
+          if (text.charCodeAt(i + 1) === LF) i++;
         } else {
           this.#skipLeadingLF = true;
         }
       }
       start = i + 1;
     }
-    buffer = buffer.slice(start);
-    this.#pending = buffer;
+    if (start < text.length) this.#partial.push(text.slice(start));
     return events;
   }
 

@@ -64,6 +64,17 @@ describe('parseSSE', () => {
     expect(events).toEqual([{ data: 'a\nb' }]);
   });
 
+  it('assembles a 1 MiB data line delivered in 1 KiB pieces', async () => {
+    const payload = 'x'.repeat(1024 * 1024);
+    const bytes = encoder.encode(`data: ${payload}\r\n\r\n`);
+    const pieces = Array.from({ length: Math.ceil(bytes.length / 1024) }, (_, i) =>
+      bytes.slice(i * 1024, (i + 1) * 1024),
+    );
+    const events = await collect(pieces);
+    expect(events).toHaveLength(1);
+    expect(events[0]?.data).toBe(payload);
+  });
+
   it('drops an event that the stream ends before its blank line', async () => {
     expect(await collect([encoder.encode('data: complete\n\ndata: cut off')])).toEqual([
       { data: 'complete' },
