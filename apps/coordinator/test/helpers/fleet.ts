@@ -39,12 +39,11 @@ export async function startTestFleet(opts: CoordinatorServerOptions = {}): Promi
     dir,
     coordinator,
     nodes,
-    async addNode(runner, name, nodeOpts = {}) {
+    async addNode(source, name, nodeOpts = {}) {
       const node = await runNode({
         coordinatorUrl: coordinator.url,
         joinToken: nodeOpts.joinToken ?? JOIN_TOKEN,
-        runner,
-        ...(nodeOpts.shardDir ? { shardDir: nodeOpts.shardDir } : {}),
+        ...(typeof source === 'string' ? { shardDir: source, threads: 1 } : { runner: source }),
         keyFile: path.join(dir, `${name}.key`),
         host: '127.0.0.1',
         port: 0,
