@@ -15,11 +15,8 @@ export interface TestFleet {
   dir: string;
   coordinator: RunningCoordinator;
   nodes: RunningNode[];
-  addNode(
-    runner: StageRunner,
-    name: string,
-    opts?: { shardDir?: string; joinToken?: string },
-  ): Promise<RunningNode>;
+  /** `source`: a runner, or a shard directory the node loads with the engine */
+  addNode(source: StageRunner | string, name: string, opts?: { joinToken?: string }): Promise<RunningNode>;
   close(): Promise<void>;
 }
 
