@@ -1,5 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
+import type { TokenizerSpec } from '../tokenizer/spec.js';
 import { unpermuteRows } from './gguf-model.js';
 import { type GgufWriteTensor, type GgufWriteValue, writeGguf } from './gguf-writer.js';
 import { quantizeValues } from './quantize.js';
@@ -51,6 +52,10 @@ export interface TinyGgufOptions extends TinyModelOptions {
   quant?: 'f32' | 'f16' | 'q8_0' | 'q4_0' | 'q4_1';
   /** Storage of the token embedding. Default q8_0 (f32 when quant is f32). */
   embeddingQuant?: 'f32' | 'f16' | 'q8_0' | 'q4_0' | 'q4_1';
+  /** Another tokenizer to store instead of the tiny one (the vocabulary size follows it). */
+  tokenizer?: TokenizerSpec;
+  /** `tokenizer.ggml.pre` for byte-level tokenizers. Default `smollm`. */
+  tokenizerPre?: string;
 }
 
 /**
@@ -62,7 +67,11 @@ export async function createTinyGguf(
   path: string,
   opts: TinyGgufOptions = {},
 ): Promise<{ path: string; config: LlamaConfig }> {
-  const { config, weights, tokenizer } = generateTinyModel(opts);
+  const custom = opts.tokenizer;
+  const generated = generateTinyModel(custom ? { ...opts, vocab: custom.tokens.length } : opts);
+  const { config, weights } = generated;
+  const tokenizer = custom ?? generated.tokenizer;
+  const isSpm = tokenizer.kind === 'spm';
   const quant = opts.quant ?? 'q4_1';
   const embQuant = opts.embeddingQuant ?? (quant === 'f32' ? 'f32' : 'q8_0');
   const arch = config.architecture;
@@ -97,19 +106,31 @@ export async function createTinyGguf(
     [`${arch}.attention.layer_norm_rms_epsilon`]: { type: 'f32', value: config.rmsNormEps },
     [`${arch}.vocab_size`]: { type: 'u32', value: config.vocabSize },
     [`${arch}.rope.dimension_count`]: { type: 'u32', value: config.headDim },
-    'tokenizer.ggml.model': { type: 'string', value: 'gpt2' },
-    'tokenizer.ggml.pre': { type: 'string', value: 'smollm' },
+    'tokenizer.ggml.model': { type: 'string', value: isSpm ? 'llama' : 'gpt2' },
     'tokenizer.ggml.tokens': { type: 'array', itemType: 'string', value: tokenizer.tokens },
     'tokenizer.ggml.token_type': { type: 'array', itemType: 'i32', value: tokenizer.tokenTypes },
-    'tokenizer.ggml.merges': { type: 'array', itemType: 'string', value: tokenizer.merges },
-    'tokenizer.ggml.bos_token_id': { type: 'u32', value: tokenizer.bosTokenId! },
-    'tokenizer.ggml.eos_token_id': { type: 'u32', value: tokenizer.eosTokenId! },
-    'tokenizer.ggml.padding_token_id': { type: 'u32', value: tokenizer.padTokenId! },
-    'tokenizer.ggml.add_bos_token': { type: 'bool', value: false },
-    'tokenizer.ggml.add_space_prefix': { type: 'bool', value: false },
-    'tokenizer.chat_template': { type: 'string', value: tokenizer.chatTemplate! },
+    'tokenizer.ggml.add_bos_token': { type: 'bool', value: tokenizer.addBos },
+    'tokenizer.ggml.add_space_prefix': { type: 'bool', value: tokenizer.addSpacePrefix },
     'general.quantization_version': { type: 'u32', value: 2 },
   };
+  if (isSpm)
+    metadata['tokenizer.ggml.scores'] = { type: 'array', itemType: 'f32', value: tokenizer.scores ?? [] };
+  else {
+    metadata['tokenizer.ggml.pre'] = { type: 'string', value: opts.tokenizerPre ?? 'smollm' };
+    metadata['tokenizer.ggml.merges'] = { type: 'array', itemType: 'string', value: tokenizer.merges };
+  }
+  const ids = {
+    bos_token_id: tokenizer.bosTokenId,
+    eos_token_id: tokenizer.eosTokenId,
+    padding_token_id: tokenizer.padTokenId,
+    unknown_token_id: tokenizer.unkTokenId,
+  };
+  for (const [key, id] of Object.entries(ids)) {
+    if (id !== undefined) metadata[`tokenizer.ggml.${key}`] = { type: 'u32', value: id };
+  }
+  if (tokenizer.chatTemplate !== undefined) {
+    metadata['tokenizer.chat_template'] = { type: 'string', value: tokenizer.chatTemplate };
+  }
   mkdirSync(dirname(path), { recursive: true });
   writeGguf(path, metadata, tensors);
   return { path, config };

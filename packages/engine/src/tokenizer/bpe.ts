@@ -25,9 +25,14 @@ export class ByteLevelBpe {
 
   /** Token ids of a run of plain text (no special tokens in it). */
   encodeText(text: string, out: number[]): void {
+    for (const piece of this.preTokenize(text)) this.encodeWord(bytesToByteLevel(piece), out);
+  }
+
+  /** The words the split rules cut the text into, before BPE. */
+  preTokenize(text: string): string[] {
     let pieces = [text];
     for (const re of this.patterns) pieces = pieces.flatMap((p) => splitIsolated(p, re));
-    for (const piece of pieces) this.encodeWord(bytesToByteLevel(piece), out);
+    return pieces;
   }
 
   private encodeWord(word: string, out: number[]): void {

@@ -62,7 +62,7 @@ export function tokenizerSpecFromGguf(file: GgufFile): TokenizerSpec {
     preTokenizer: isBpe
       ? preTokenizerPatterns(typeof pre === 'string' ? pre : undefined)
       : { name: 'spm', patterns: [] },
-    ignoreMerges: pre === 'llama-bpe' || pre === 'llama3',
+    ignoreMerges: pre === 'llama-bpe' || pre === 'llama3' || pre === 'llama-v3',
     addBos: flag(file, 'tokenizer.ggml.add_bos_token', !isBpe),
     addEos: flag(file, 'tokenizer.ggml.add_eos_token', false),
     addSpacePrefix: flag(file, 'tokenizer.ggml.add_space_prefix', !isBpe),

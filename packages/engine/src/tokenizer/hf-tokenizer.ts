@@ -25,6 +25,8 @@ export interface CascadiaTokenizerExtension {
   /** Tokens whose text repeats an earlier one (a JSON vocab object cannot hold them), by id. */
   duplicates: Record<string, string>;
   scores?: number[];
+  /** model.merges were derived from `scores` for other readers; the spec itself has none. */
+  derivedMerges?: boolean;
 }
 
 type Json = Record<string, unknown>;
@@ -239,6 +241,7 @@ export function tokenizerSpecFromJson(
     if (ext.chatTemplate !== undefined) spec.chatTemplate = ext.chatTemplate;
     else delete spec.chatTemplate;
     if (ext.scores) spec.scores = ext.scores;
+    if (ext.derivedMerges) spec.merges = [];
   }
   return spec;
 }

@@ -13,6 +13,7 @@ export const GPT2_PATTERN = GPT2;
 
 const BY_NAME: Record<string, string[]> = {
   gpt2: [GPT2],
+  'gpt-2': [GPT2],
   mpt: [GPT2],
   olmo: [GPT2],
   smollm: ['\\p{N}', GPT2],
@@ -23,6 +24,7 @@ const BY_NAME: Record<string, string[]> = {
   exaone: ['\\p{N}', GPT2],
   'llama-bpe': [LLAMA3],
   llama3: [LLAMA3],
+  'llama-v3': [LLAMA3],
   dbrx: [LLAMA3],
   smaug: [LLAMA3],
   qwen2: [QWEN2],

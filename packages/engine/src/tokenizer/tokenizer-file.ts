@@ -67,6 +67,8 @@ export function tokenizerJson(spec: TokenizerSpec): Record<string, unknown> {
   }
   if (spec.chatTemplate !== undefined) ext.chatTemplate = spec.chatTemplate;
   if (spec.scores) ext.scores = spec.scores;
+  const derivedMerges = spec.kind === 'spm' && spec.merges.length === 0;
+  if (derivedMerges) ext.derivedMerges = true;
 
   const bosText = spec.bosTokenId === undefined ? undefined : spec.tokens[spec.bosTokenId];
   const postProcessor =
@@ -139,7 +141,7 @@ export function tokenizerJson(spec: TokenizerSpec): Record<string, unknown> {
       byte_fallback: isSpm,
       ignore_merges: spec.ignoreMerges,
       vocab,
-      merges: isSpm && spec.merges.length === 0 ? mergesFromScores(spec) : spec.merges,
+      merges: derivedMerges ? mergesFromScores(spec) : spec.merges,
     },
     cascadia: ext,
   };

@@ -120,6 +120,11 @@ export class Tokenizer {
     return out;
   }
 
+  /** The words a plain text run is split into before BPE (byte-level tokenizers; SentencePiece: the text). */
+  preTokenize(text: string): string[] {
+    return this.bpe ? this.bpe.preTokenize(text) : [text];
+  }
+
   /** Raw bytes a token stands for ('' for control tokens when skipping them). */
   tokenBytes(id: number, opts: DecodeOptions = {}): Uint8Array {
     const text = this.spec.tokens[id];

@@ -1,0 +1,127 @@
+import { availableParallelism } from 'node:os';
+import { getLlama, type Llama, type LlamaContext, LlamaLogLevel, type LlamaModel } from 'node-llama-cpp';
+
+/**
+ * llama.cpp as the trusted reference, through node-llama-cpp's prebuilt CPU binary (from the
+ * @node-llama-cpp/* npm packages; its install script is not run, so nothing is built or downloaded).
+ */
+
+let llamaPromise: Promise<Llama> | undefined;
+
+export function getReferenceLlama(): Promise<Llama> {
+  llamaPromise ??= getLlama({
+    gpu: false,
+    build: 'never',
+    skipDownload: true,
+    usePrebuiltBinaries: true,
+    progressLogs: false,
+    logLevel: LlamaLogLevel.error,
+  });
+  return llamaPromise;
+}
+
+/** Why llama.cpp cannot run here, or undefined when it can. */
+export async function llamaCppUnavailableReason(): Promise<string | undefined> {
+  try {
+    await getReferenceLlama();
+    return undefined;
+  } catch (err) {
+    llamaPromise = undefined;
+    return `node-llama-cpp has no usable prebuilt binary on this machine: ${(err as Error).message}`;
+  }
+}
+
+export interface GreedyReference {
+  /** The greedy continuation (argmax of llama.cpp's logits at each step). */
+  tokens: number[];
+  /** llama.cpp's raw logits before each generated token: the top TOP_LOGITS filled in, the rest -Infinity. */
+  logits: Float32Array[];
+}
+
+export interface LlamaCppReference {
+  readonly model: LlamaModel;
+  /** llama.cpp's tokenization (no BOS/EOS added; `special` parses control tokens written in the text). */
+  tokenize(text: string, special?: boolean): number[];
+  detokenize(ids: readonly number[], special?: boolean): string;
+  /** Greedy continuation of `prompt` for `count` tokens, with the logits of every step. */
+  greedy(prompt: readonly number[], count: number): Promise<GreedyReference>;
+  close(): Promise<void>;
+}
+
+/** How many of the highest logits are fetched per step (all of them makes each step take a second). */
+export const TOP_LOGITS = 64;
+
+function toVector(map: Map<number, number>, vocab: number): Float32Array {
+  const out = new Float32Array(vocab).fill(Number.NEGATIVE_INFINITY);
+  for (const [id, v] of map) out[id] = v;
+  return out;
+}
+
+function vocabSizeOf(model: LlamaModel): number {
+  const n = (model.fileInfo.metadata as { llama?: { vocab_size?: number } }).llama?.vocab_size;
+  return typeof n === 'number' && n > 0 ? n : 1 << 17;
+}
+
+function argmax(v: Float32Array): number {
+  let best = 0;
+  for (let i = 1; i < v.length; i++) if (v[i]! > v[best]!) best = i;
+  return best;
+}
+
+export async function openLlamaCpp(
+  ggufPath: string,
+  opts: { vocabOnly?: boolean; threads?: number; contextSize?: number } = {},
+): Promise<LlamaCppReference> {
+  const llama = await getReferenceLlama();
+  const model = await llama.loadModel({
+    modelPath: ggufPath,
+    gpuLayers: 0,
+    vocabOnly: opts.vocabOnly ?? false,
+  });
+  let context: LlamaContext | undefined;
+  return {
+    model,
+    tokenize: (text, special = true) => [...model.tokenize(text, special)],
+    detokenize: (ids, special = true) => model.detokenize([...ids] as never, special),
+    async greedy(prompt, count) {
+      context ??= await model.createContext({
+        contextSize: opts.contextSize ?? 512,
+        threads: opts.threads ?? Math.max(1, Math.min(2, availableParallelism())),
+        sequences: 1,
+      });
+      const sequence = context.getSequence();
+      const vocabSize = vocabSizeOf(model);
+      try {
+        const tokens: number[] = [];
+        const logits: Float32Array[] = [];
+        let input: number[] = [...prompt];
+        for (let step = 0; step < count; step++) {
+          const last = input.length - 1;
+          const items = input.map((t, i) =>
+            i === last
+              ? ([
+                  t,
+                  { generateNext: { logits: { filter: { tokens: [], includeTop: TOP_LOGITS } } } },
+                ] as const)
+              : t,
+          ) as Parameters<typeof sequence.controlledEvaluate>[0];
+          const out = await sequence.controlledEvaluate(items as never);
+          const map = out[last]?.next.logits;
+          if (!map) throw new Error('llama.cpp returned no logits');
+          const v = toVector(map, vocabSize);
+          const next = argmax(v);
+          logits.push(v);
+          tokens.push(next);
+          input = [next];
+        }
+        return { tokens, logits };
+      } finally {
+        sequence.dispose();
+      }
+    },
+    async close() {
+      await context?.dispose();
+      await model.dispose();
+    },
+  };
+}
