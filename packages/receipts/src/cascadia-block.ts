@@ -1,3 +1,5 @@
+import { quote, safeDetail } from './display.js';
+import type { ReceiptUsage } from './schema.js';
 import { type VerifyOptions, type VerifyResult, verifyMeshReceipt } from './verify.js';
 
 /**
@@ -25,8 +27,33 @@ export function compareBlockNodeIds(
     return {
       ok: false,
       reason: 'inconsistent',
-      detail: `cascadia.node_ids [${nodeIds.join(', ')}] differs from the signed receipt.node_ids [${signed.join(', ')}]`,
+      detail: safeDetail(
+        `cascadia.node_ids [${nodeIds.map((id) => quote(id)).join(', ')}] differs from the signed receipt.node_ids [${signed.map((id) => quote(id)).join(', ')}]`,
+      ),
     };
   }
   return null;
+}
+
+/**
+ * The usage a response reports (what a gateway bills) against the signed receipt's usage. Only the
+ * three counts are compared; responses may carry more detail next to them.
+ */
+export function compareResponseUsage(
+  usage: unknown,
+  signed: ReceiptUsage,
+): { ok: false; reason: 'inconsistent'; detail: string } | null {
+  const reported = (typeof usage === 'object' && usage !== null ? usage : {}) as Record<string, unknown>;
+  const fields = ['prompt_tokens', 'completion_tokens', 'total_tokens'] as const;
+  const differing = fields.filter((field) => reported[field] !== signed[field]);
+  if (differing.length === 0) return null;
+  const describe = (source: Record<string, unknown>) =>
+    fields.map((field) => `${field} ${quote(source[field])}`).join(', ');
+  return {
+    ok: false,
+    reason: 'inconsistent',
+    detail: safeDetail(
+      `response usage (${describe(reported)}) differs from the signed receipt usage (${describe(signed)})`,
+    ),
+  };
 }

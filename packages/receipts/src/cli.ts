@@ -8,6 +8,7 @@ import { readFile } from 'node:fs/promises';
 import { type ParseArgsOptionsConfig, parseArgs } from 'node:util';
 import {
   compareBlockNodeIds,
+  compareResponseUsage,
   computeOutputDigest,
   computeRequestDigest,
   keyDirectoryFromPublished,
@@ -22,11 +23,14 @@ import { createKeyFile, KeyFileError } from './node.js';
 
 const USAGE = `usage:
   cascadia-receipts verify <response-or-receipt.json> --keys <keys.json | http(s)://.../v1/cascadia/keys>
-                           [--request <request.json>] [--output-text <file>] [--no-output-check] [--json]
+                           [--request <request.json>] [--output-text <file>] [--no-output-check]
+                           [--linked-stages] [--json]
       Verifies the receipt in a saved chat.completion JSON, a saved SSE stream, a cascadia block or a
       bare receipt. The output text found in the response is checked against output_digest unless
       --no-output-check; --output-text checks a file's exact bytes instead. --request checks
-      request_digest against the request body exactly as the coordinator received it.
+      request_digest against the request body exactly as the coordinator received it. The response's
+      usage and cascadia.node_ids must match the signed ones. --linked-stages also requires each
+      stage's input digest to be the previous stage's output digest.
   cascadia-receipts keygen <path> [--kid <id>]
       Writes a new ed25519 key file (mode 0600) and prints its public key; never overwrites.
 
@@ -106,6 +110,7 @@ async function verifyCommand(args: string[]): Promise<number> {
     request: { type: 'string' },
     'output-text': { type: 'string' },
     'no-output-check': { type: 'boolean' },
+    'linked-stages': { type: 'boolean' },
     json: { type: 'boolean' },
   });
   if (positionals.length !== 1) throw new UsageError('verify takes exactly one file');
@@ -148,9 +153,18 @@ async function verifyCommand(args: string[]): Promise<number> {
   const opts: Parameters<typeof verifyMeshReceipt>[1] = { keys };
   if (requestDigest) opts.requestDigest = requestDigest;
   if (outputDigest) opts.outputDigest = outputDigest;
+  if (values['linked-stages']) {
+    opts.requireLinkedStages = true;
+    notes.push('stages linked: each input digest is the previous output digest');
+  }
   let result: VerifyResult = await verifyMeshReceipt(saved.receipt, opts);
-  if (result.ok && saved.nodeIds !== undefined)
+  if (result.ok && saved.nodeIds !== undefined) {
     result = compareBlockNodeIds(saved.nodeIds, result.receipt.node_ids) ?? result;
+  }
+  if (result.ok && saved.usage !== undefined) {
+    result = compareResponseUsage(saved.usage, result.receipt.usage) ?? result;
+    notes.push('response usage matches the signed usage');
+  }
   return report(result, values.json, notes);
 }
 

@@ -47,3 +47,15 @@ export function findReceiptInconsistency(receipt: MeshReceiptBody): string | nul
   }
   return null;
 }
+
+/** Each stage's output is the next stage's input (an opt-in check, see VerifyOptions.requireLinkedStages). */
+export function findStageLinkInconsistency(receipt: MeshReceiptBody): string | null {
+  for (let index = 1; index < receipt.stages.length; index++) {
+    const previous = receipt.stages[index - 1]!.statement;
+    const current = receipt.stages[index]!.statement;
+    if (previous.output_digest !== current.input_digest) {
+      return `stages[${index}] (node ${current.node_id}): statement.input_digest ${current.input_digest} is not the output_digest ${previous.output_digest} of stages[${index - 1}] (node ${previous.node_id})`;
+    }
+  }
+  return null;
+}

@@ -1,8 +1,12 @@
 // Browser-safe entry: nothing here imports Node built-ins (see test/browser-safety.test.ts).
 // Node-only helpers (key files) live in '@cascadia/receipts/node'.
 export { CanonicalJsonError, canonicalize } from './canonical-json.js';
-export { compareBlockNodeIds, verifyCascadiaBlock } from './cascadia-block.js';
-export { findReceiptInconsistency, findStageInconsistency } from './consistency.js';
+export { compareBlockNodeIds, compareResponseUsage, verifyCascadiaBlock } from './cascadia-block.js';
+export {
+  findReceiptInconsistency,
+  findStageInconsistency,
+  findStageLinkInconsistency,
+} from './consistency.js';
 export { computeOutputDigest, computeRequestDigest, sha256Hex } from './digest.js';
 export {
   base64urlDecode,

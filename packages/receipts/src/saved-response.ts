@@ -16,6 +16,8 @@ export interface SavedResponse {
   nodeIds?: unknown;
   /** The full generated text, when the saved response holds it unambiguously (one choice). */
   outputText?: string;
+  /** The response's own `usage` (completion, or the stream chunk that carries it). */
+  usage?: unknown;
 }
 
 export function parseSavedResponse(text: string): SavedResponse {
@@ -48,6 +50,7 @@ function fromJsonDocument(document: unknown): SavedResponse {
     };
     const outputText = completionText(document);
     if (outputText !== undefined) saved.outputText = outputText;
+    if (document.usage !== undefined) saved.usage = document.usage;
     return saved;
   }
   if ('receipt' in document && 'node_ids' in document) {
@@ -93,6 +96,7 @@ function fromEventStream(text: string): SavedResponse {
     throw new ReceiptFormatError('no receipt found: the file is neither JSON nor a server-sent event stream');
   }
   let block: Record<string, unknown> | undefined;
+  let usage: unknown;
   let outputText = '';
   let textIsComplete = true;
   for (const [index, payload] of payloads.entries()) {
@@ -105,6 +109,7 @@ function fromEventStream(text: string): SavedResponse {
     }
     if (!isRecord(chunk)) continue;
     if (isRecord(chunk.cascadia)) block = chunk.cascadia;
+    if (chunk.usage !== undefined && chunk.usage !== null) usage = chunk.usage;
     const delta = chunkText(chunk);
     if (delta === null) textIsComplete = false;
     else outputText += delta;
@@ -112,6 +117,7 @@ function fromEventStream(text: string): SavedResponse {
   if (!block) throw new ReceiptFormatError('no receipt found: no stream chunk carries a "cascadia" block');
   const saved: SavedResponse = { kind: 'stream', receipt: block.receipt, nodeIds: block.node_ids };
   if (textIsComplete) saved.outputText = outputText;
+  if (usage !== undefined) saved.usage = usage;
   return saved;
 }
 

@@ -5,6 +5,7 @@
  * could be misled by it.
  */
 import { z } from 'zod';
+import { quote, safeDetail } from './display.js';
 import { isBase64url } from './encoding.js';
 import { PUBLIC_KEY_BYTES, SIGNATURE_BYTES } from './keys.js';
 
@@ -27,8 +28,9 @@ const IdentifierSchema = z
   .string()
   .min(1, { error: 'must not be empty' })
   .max(256, { error: 'must be at most 256 characters' })
-  // Ids are printed by tools and shown in UIs; control characters would let an id disguise itself.
-  .regex(/^[^\p{Cc}]+$/u, { error: 'must not contain control characters' });
+  // Ids are printed by tools and shown in UIs; control and format characters (escapes, bidi
+  // overrides, zero-width characters) would let an id disguise itself.
+  .regex(/^[^\p{Cc}\p{Cf}]+$/u, { error: 'must not contain control or format characters' });
 
 const TimestampSchema = z.iso.datetime({ offset: true, error: 'expected an ISO 8601 date-time string' });
 
@@ -138,6 +140,6 @@ export function describeSchemaError(error: z.ZodError, root: string): string {
   }
   let what = issue.message;
   if (issue.code === 'unrecognized_keys')
-    what = `unknown field(s) ${issue.keys.map((k) => `"${k}"`).join(', ')}`;
-  return `${where || '(root)'}: ${what}`;
+    what = `unknown field(s) ${issue.keys.map((k) => quote(k)).join(', ')}`;
+  return safeDetail(`${where || '(root)'}: ${what}`);
 }

@@ -1,4 +1,9 @@
-import { findReceiptInconsistency, findStageInconsistency } from './consistency.js';
+import {
+  findReceiptInconsistency,
+  findStageInconsistency,
+  findStageLinkInconsistency,
+} from './consistency.js';
+import { safeDetail } from './display.js';
 import { checkSignature } from './keys.js';
 import {
   describeSchemaError,
@@ -34,10 +39,16 @@ export interface VerifyOptions {
   requestDigest?: string;
   /** Expected output_digest (sha256 hex), e.g. computeOutputDigest(text). */
   outputDigest?: string;
+  /**
+   * Also require each stage's output_digest to equal the next stage's input_digest, i.e. that
+   * every node computed on exactly what the previous one produced. Meshes whose nodes hash the
+   * activation bytes they send and receive satisfy it; a replayed or resumed pipeline may not.
+   */
+  requireLinkedStages?: boolean;
 }
 
 function fail(reason: VerifyFailureReason, detail: string): VerifyFailure {
-  return { ok: false, reason, detail };
+  return { ok: false, reason, detail: safeDetail(detail) };
 }
 
 /**
@@ -93,7 +104,8 @@ async function verifyMeshReceiptUnsafe(receipt: unknown, opts: VerifyOptions): P
     if (!stageCheck.valid) return fail(stageCheck.problem, `${where}: stage ${stageCheck.detail}`);
   }
 
-  const inconsistency = findReceiptInconsistency(body);
+  const inconsistency =
+    findReceiptInconsistency(body) ?? (opts.requireLinkedStages ? findStageLinkInconsistency(body) : null);
   if (inconsistency) return fail('inconsistent', inconsistency);
 
   const digestFailure =

@@ -132,7 +132,8 @@ describe.skipIf(!chromium || !built)('in a real browser (headless Chromium)', ()
       await exited;
     }
     await new Promise((resolve) => server?.close(resolve));
-    if (profile) await rm(profile, { recursive: true, force: true });
+    // Chromium's helper processes may still be flushing the profile for a moment after it exits.
+    if (profile) await rm(profile, { recursive: true, force: true, maxRetries: 20, retryDelay: 100 });
   });
 
   it('verifies, rejects tampering and signs with the published build', async () => {

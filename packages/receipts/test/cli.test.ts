@@ -86,14 +86,17 @@ describe('cascadia-receipts CLI', () => {
     expect(run.code).toBe(0);
     expect(run.stdout.split('\n')[0]).toBe(`OK nodes: ${f.nodeIds.join(', ')}`);
     expect(run.stdout).toContain('output_digest checked against the response text');
+    expect(run.stdout).toContain('response usage matches the signed usage');
     expect(run.stdout).toContain(`stage 1: ${f.nodeIds[1]} layers 15-29, 41 positions`);
   });
 
   it('verifies a saved SSE stream against keys fetched over HTTP', async () => {
-    const run = await runCli(['verify', file('stream.sse'), '--keys', keysUrl]);
+    const run = await runCli(['verify', file('stream.sse'), '--keys', keysUrl, '--linked-stages']);
     expect(run.code).toBe(0);
     expect(run.stdout).toMatch(/^OK nodes: /);
     expect(run.stdout).toContain('output_digest checked against the response text');
+    expect(run.stdout).toContain('response usage matches the signed usage');
+    expect(run.stdout).toContain('stages linked');
   });
 
   it('verifies a bare receipt with --request and --output-text', async () => {
@@ -127,6 +130,9 @@ describe('cascadia-receipts CLI', () => {
       file('no-receipt.json'),
       JSON.stringify({ id: 'x', object: 'chat.completion', choices: [] }),
     );
+    const rebilled = chatCompletion(f);
+    rebilled.usage = { ...rebilled.usage, completion_tokens: 500, total_tokens: 531 };
+    await writeFile(file('rebilled.json'), JSON.stringify(rebilled));
 
     const expectations: [string[], RegExp][] = [
       [['receipt.json', '--request', file('other-request.json')], /^FAIL digest_mismatch: request_digest: /],
@@ -134,6 +140,7 @@ describe('cascadia-receipts CLI', () => {
       [['forged.json'], /^FAIL bad_signature: receipt signature/],
       [['relabelled.json'], /^FAIL inconsistent: cascadia\.node_ids /],
       [['no-receipt.json'], /^FAIL malformed: no receipt found/],
+      [['rebilled.json'], /^FAIL inconsistent: response usage \(prompt_tokens 31, completion_tokens 500/],
     ];
     for (const [[name, ...extra], output] of expectations) {
       const run = await runCli(['verify', file(name!), '--keys', file('keys.json'), ...extra]);

@@ -52,8 +52,9 @@ export function stageStatement(
     shard_digest: sha256Hex(`shard ${layerStart}-${layerEnd}`),
     layer_start: layerStart,
     layer_end: layerEnd,
-    input_digest: sha256Hex(`input of ${layerStart}`),
-    output_digest: sha256Hex(`output of ${layerEnd}`),
+    // Stage outputs feed the next stage's input, so neighbouring digests are equal.
+    input_digest: sha256Hex(`activations entering layer ${layerStart}`),
+    output_digest: sha256Hex(`activations entering layer ${layerEnd}`),
     tokens: 41,
     started_at: '2026-05-09T10:00:00.120Z',
     finished_at: '2026-05-09T10:00:01.870Z',

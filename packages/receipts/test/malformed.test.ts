@@ -98,7 +98,7 @@ describe('malformed input never throws and says what is wrong', () => {
       ['v', 2, /^receipt\.v: unsupported version/],
       ['kind', 'stage', /^receipt\.kind: expected kind "mesh"/],
       ['request_id', '', /^receipt\.request_id: must not be empty/],
-      ['request_id', 'a\nb', /^receipt\.request_id: must not contain control characters/],
+      ['request_id', 'a\nb', /^receipt\.request_id: must not contain control or format characters/],
       ['created_at', 'yesterday', /^receipt\.created_at: expected an ISO 8601/],
       ['request_digest', 'ABC', /^receipt\.request_digest: expected a lowercase hex SHA-256/],
       [

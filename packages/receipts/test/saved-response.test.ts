@@ -1,9 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import {
+  compareResponseUsage,
   parseSavedResponse,
   ReceiptFormatError,
   sseDataPayloads,
   verifyCascadiaBlock,
+  verifyMeshReceipt,
 } from '../src/index.js';
 import { clone, makeFixture, OUTPUT_TEXT } from './fixture.js';
 import { chatCompletion, sseStream } from './responses.js';
@@ -17,6 +19,7 @@ describe('parseSavedResponse', () => {
       receipt: f.receipt,
       nodeIds: f.nodeIds,
       outputText: OUTPUT_TEXT,
+      usage: f.receipt.usage,
     });
   });
 
@@ -28,6 +31,7 @@ describe('parseSavedResponse', () => {
       receipt: f.receipt,
       nodeIds: f.nodeIds,
       outputText: OUTPUT_TEXT,
+      usage: f.receipt.usage,
     });
     // CRLF line endings (as some tools save streams) read the same.
     expect(parseSavedResponse(sseStream(f).replaceAll('\n', '\r\n'))).toEqual(saved);
@@ -90,5 +94,60 @@ describe('verifyCascadiaBlock', () => {
       reason: 'malformed',
     });
     expect(await verifyCascadiaBlock('x', { keys: f.keys })).toMatchObject({ reason: 'malformed' });
+  });
+});
+
+describe('compareResponseUsage', () => {
+  it('accepts the signed counts (extra detail allowed) and names a differing one', async () => {
+    const f = await makeFixture();
+    expect(
+      compareResponseUsage(
+        { ...f.receipt.usage, prompt_tokens_details: { cached_tokens: 0 } },
+        f.receipt.usage,
+      ),
+    ).toBeNull();
+    const billedMore = compareResponseUsage(
+      { ...f.receipt.usage, completion_tokens: 99, total_tokens: 130 },
+      f.receipt.usage,
+    );
+    expect(billedMore).toMatchObject({ ok: false, reason: 'inconsistent' });
+    expect(billedMore?.detail).toBe(
+      'response usage (prompt_tokens 31, completion_tokens 99, total_tokens 130) differs from the signed receipt usage (prompt_tokens 31, completion_tokens 11, total_tokens 42)',
+    );
+    expect(compareResponseUsage(null, f.receipt.usage)?.detail).toMatch(/prompt_tokens undefined/);
+  });
+});
+
+describe('failure details are safe to print', () => {
+  it('escapes control and format characters from untrusted values', async () => {
+    const f = await makeFixture();
+    const result = await verifyCascadiaBlock(
+      { node_ids: ['\u001b[2J\u001b[32mOK', '\u202egnp.exe'], receipt: f.receipt },
+      { keys: f.keys },
+    );
+    expect(result.ok).toBe(false);
+    if (!result.ok) {
+      expect(result.detail.includes('\u001b') || result.detail.includes('\u202e')).toBe(false);
+      expect(result.detail).toContain('\\u001b[2J');
+    }
+    const unknownField = await verifyMeshReceipt(
+      { ...f.receipt, '\u001b]0;pwned\u0007': 1 },
+      { keys: f.keys },
+    );
+    expect(!unknownField.ok && unknownField.detail).toMatch(
+      /^receipt: unknown field\(s\) "\\u001b\]0;pwned\\u0007"$/,
+    );
+  });
+
+  it('refuses ids with bidi overrides or zero-width characters', async () => {
+    const f = await makeFixture();
+    for (const id of ['coord\u202einator', 'coord\u200binator']) {
+      const result = await verifyMeshReceipt({ ...f.receipt, coordinator_id: id }, { keys: f.keys });
+      expect(result).toMatchObject({
+        ok: false,
+        reason: 'malformed',
+        detail: expect.stringMatching(/format characters/),
+      });
+    }
   });
 });

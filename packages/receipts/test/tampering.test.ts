@@ -12,6 +12,7 @@ import {
   type MeshReceipt,
   type MeshReceiptBody,
   nodeIdFromPublicKey,
+  sha256Hex,
   signMeshReceipt,
   signStage,
   type VerifyFailureReason,
@@ -337,5 +338,21 @@ describe('a coordinator that re-signs a false receipt', () => {
     // Once the directory lists it, the same receipt verifies: the failure was only the key.
     const keys = { ...f.keys, nodes: { ...f.keys.nodes, [impostorId]: impostor.publicKey } };
     expect((await verifyMeshReceipt(receipt, { keys })).ok).toBe(true);
+  });
+
+  it('with requireLinkedStages, a stage whose input is not the previous output is inconsistent', async () => {
+    expect((await verifyMeshReceipt(f.receipt, { keys: f.keys, requireLinkedStages: true })).ok).toBe(true);
+    const receipt = await resign(async (b) => {
+      const unlinked = stageStatement(f.nodes[1], f.nodeIds[1], 15, 30, {
+        input_digest: sha256Hex('something else'),
+      });
+      b.stages[1] = await signStage(unlinked, f.nodes[1].privateKey);
+    });
+    expect((await verifyMeshReceipt(receipt, { keys: f.keys })).ok).toBe(true);
+    const linked = await verifyMeshReceipt(receipt, { keys: f.keys, requireLinkedStages: true });
+    expect(linked).toMatchObject({ ok: false, reason: 'inconsistent' });
+    expect(!linked.ok && linked.detail).toMatch(
+      /^stages\[1\] \(node [^)]+\): statement.input_digest [0-9a-f]{64} is not the output_digest [0-9a-f]{64} of stages\[0\]/,
+    );
   });
 });
