@@ -20,7 +20,9 @@ describe('createSampler', () => {
     const probs = [0.5, 0.25, 0.15, 0.1];
     const s = createSampler({ temperature: 1, seed: 42 });
     const freq = histogram(() => s.sample(logitsFromProbs(probs), []), 20000, 4);
-    probs.forEach((p, i) => expect(Math.abs(freq[i]! - p)).toBeLessThan(0.015));
+    probs.forEach((p, i) => {
+      expect(Math.abs(freq[i]! - p)).toBeLessThan(0.015);
+    });
   });
 
   it('temperature sharpens and flattens the distribution', () => {
