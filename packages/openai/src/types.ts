@@ -37,12 +37,21 @@ export interface ChatToolCall extends Passthrough {
   function: { name: string; arguments: string } & Passthrough;
 }
 
+/** A message of a request. `content` may be absent (an assistant turn that only calls tools). */
 export interface ChatMessage extends Passthrough {
   role: ChatRole;
-  content: string | ChatContentPart[] | null;
+  content?: string | ChatContentPart[] | null;
   name?: string;
   tool_calls?: ChatToolCall[];
   tool_call_id?: string;
+}
+
+/** The message of a response choice: `content` is always there, null when the model only called tools. */
+export interface ChatCompletionMessage extends Passthrough {
+  role: 'assistant' | (string & {});
+  content: string | null;
+  refusal?: string | null;
+  tool_calls?: ChatToolCall[];
 }
 
 export interface ChatCompletionRequest extends Passthrough {
@@ -78,7 +87,7 @@ export type FinishReason =
 
 export interface ChatCompletionChoice extends Passthrough {
   index: number;
-  message: ChatMessage & { role: 'assistant' | (string & {}) };
+  message: ChatCompletionMessage;
   finish_reason: FinishReason | null;
   logprobs?: unknown;
 }
