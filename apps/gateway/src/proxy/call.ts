@@ -1,0 +1,447 @@
+// One metered call: admit (auth already done), reserve, forward, relay, settle. Every path after a
+// successful reservation settles exactly once: charged to the metered cost, or refunded.
+import { performance } from 'node:perf_hooks';
+import { SSEDecoder } from '@cascadia/openai';
+import { type ResolvedModel, UnknownModelError, UpstreamUnavailableError } from '@cascadia/providers';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { errors, GatewayError } from '../errors.js';
+import { estimateCall, requestedMaxTokens } from '../estimate.js';
+import { costNano, nanoToUsd, type Price } from '../money.js';
+import { isUnpricedAllowed } from '../settings.js';
+import type { KeyRecord, UsageStatus } from '../store/types.js';
+import { approxPromptTokens } from '../tokens.js';
+import { type Metered, meterJson, StreamMeter } from './metering.js';
+import type { CallBody } from './request-schemas.js';
+
+export type Endpoint = 'chat.completions' | 'completions';
+
+/** `*` allows everything; `prefix*` allows models starting with prefix; otherwise exact names. */
+export function modelAllowed(allowed: string[] | null, model: string): boolean {
+  if (allowed === null) return true;
+  return allowed.some((entry) =>
+    entry.endsWith('*') ? model.startsWith(entry.slice(0, -1)) : entry === model,
+  );
+}
+
+const usd = (nano: number) => `$${nanoToUsd(nano).toFixed(6)}`;
+
+interface CallContext {
+  app: FastifyInstance;
+  request: FastifyRequest;
+  key: KeyRecord;
+  body: CallBody;
+  endpoint: Endpoint;
+  resolved: ResolvedModel;
+  price: Price | null;
+  reservedNusd: number;
+  startedAt: number;
+  createdAt: number;
+  stream: boolean;
+}
+
+interface Outcome {
+  status: UsageStatus;
+  httpStatus: number;
+  metered: Metered | null;
+  ttftMs: number | null;
+  error: string | null;
+}
+
+/** Charges the metered cost (or refunds), writes the ledger row, records metrics and the access log. */
+async function settle(ctx: CallContext, outcome: Outcome): Promise<void> {
+  const { app, key, resolved } = ctx;
+  const prompt = outcome.metered?.promptTokens ?? 0;
+  const completion = outcome.metered?.completionTokens ?? 0;
+  const cost = ctx.price ? costNano(ctx.price, prompt, completion) : 0;
+  const latencyMs = Math.round(performance.now() - ctx.startedAt);
+  const model = ctx.body.model;
+  await app.store.settle({
+    reservationId: ctx.request.id,
+    keyId: key.id,
+    ownerId: key.ownerId,
+    costNusd: cost,
+    row: {
+      createdAt: ctx.createdAt,
+      model,
+      provider: resolved.providerName,
+      upstreamModel: resolved.upstreamModel,
+      endpoint: ctx.endpoint,
+      stream: ctx.stream,
+      promptTokens: prompt,
+      completionTokens: completion,
+      reservedNusd: ctx.reservedNusd,
+      latencyMs,
+      ttftMs: outcome.ttftMs,
+      status: outcome.status,
+      httpStatus: outcome.httpStatus,
+      meteredBy: outcome.metered?.source ?? 'none',
+      nodeIds: outcome.metered?.nodeIds ?? null,
+      receiptDigest: outcome.metered?.receiptDigest ?? null,
+      error: outcome.error,
+    },
+  });
+  const m = app.metrics;
+  if (ctx.request.raw.destroyed || ctx.stream) {
+    // Streams are hijacked (no onResponse hook), so they are counted here.
+    m.requests.inc({ model, status: String(outcome.httpStatus) });
+    ctx.request.requestCounted = true;
+  }
+  if (prompt) m.tokens.inc({ model, type: 'prompt' }, prompt);
+  if (completion) m.tokens.inc({ model, type: 'completion' }, completion);
+  if (cost) m.cost.inc({ model }, nanoToUsd(cost));
+  m.latency.observe({ model, stream: String(ctx.stream) }, latencyMs / 1000);
+  if (outcome.ttftMs !== null) m.ttft.observe({ model }, outcome.ttftMs / 1000);
+  if (key.tpmLimit !== null) app.rateLimiter.recordTokens(key.id, prompt + completion);
+  ctx.request.log.info(
+    {
+      key_id: key.id,
+      model,
+      provider: resolved.providerName,
+      status: outcome.status,
+      http_status: outcome.httpStatus,
+      prompt_tokens: prompt,
+      completion_tokens: completion,
+      cost_usd: nanoToUsd(cost),
+      latency_ms: latencyMs,
+      ttft_ms: outcome.ttftMs,
+      metered_by: outcome.metered?.source ?? 'none',
+    },
+    'call settled',
+  );
+}
+
+/** The body sent upstream: the client's, plus include_usage on streams and a completion cap. */
+function upstreamBody(
+  body: CallBody,
+  stream: boolean,
+  settings: FastifyInstance['settings'],
+): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...body };
+  if (stream) {
+    const options =
+      typeof body.stream_options === 'object' && body.stream_options !== null ? body.stream_options : {};
+    out.stream_options = { ...options, include_usage: true };
+  }
+  if (settings.injectMaxTokens && requestedMaxTokens(body) === undefined)
+    out.max_tokens = settings.defaultMaxTokens;
+  return out;
+}
+
+async function readErrorMessage(response: Response): Promise<{ text: string; message: string }> {
+  const text = await response.text().catch(() => '');
+  let message = text.slice(0, 500);
+  try {
+    const parsed = JSON.parse(text) as { error?: { message?: unknown } | string; message?: unknown };
+    if (typeof parsed.error === 'object' && typeof parsed.error?.message === 'string')
+      message = parsed.error.message;
+    else if (typeof parsed.error === 'string') message = parsed.error;
+    else if (typeof parsed.message === 'string') message = parsed.message;
+  } catch {
+    // not JSON: keep the (truncated) text
+  }
+  return { text, message };
+}
+
+function isOpenAIError(text: string): boolean {
+  try {
+    const parsed = JSON.parse(text) as { error?: { message?: unknown } };
+    return typeof parsed.error?.message === 'string';
+  } catch {
+    return false;
+  }
+}
+
+export async function handleCall(
+  app: FastifyInstance,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  endpoint: Endpoint,
+  body: CallBody,
+): Promise<FastifyReply | undefined> {
+  const startedAt = performance.now();
+  const createdAt = Date.now();
+  const key = request.virtualKey!;
+  const { settings, metrics } = app;
+  const model = body.model;
+  request.callModel = model;
+
+  let resolved: ResolvedModel;
+  try {
+    resolved = app.registry.resolve(model);
+  } catch (error) {
+    if (error instanceof UnknownModelError) throw errors.modelNotFound(model);
+    throw error;
+  }
+  if (!modelAllowed(key.models, model)) throw errors.modelNotAllowed(model);
+
+  const rate = app.rateLimiter.admit(key.id, { rpm: key.rpmLimit, tpm: key.tpmLimit });
+  if (!rate.ok) {
+    metrics.rateLimitHits.inc({ limit: rate.limit });
+    throw errors.rateLimited(rate.limit, rate.max, rate.retryAfterSeconds);
+  }
+
+  const price = app.pricing.current([model, `${resolved.providerName}:${resolved.upstreamModel}`]);
+  if (!price && !isUnpricedAllowed(settings, model)) {
+    metrics.budgetRejections.inc({ reason: 'unpriced' });
+    throw errors.modelUnpriced(model);
+  }
+
+  const estimate = estimateCall(body, request.bodyBytes, price, settings);
+  const reservation = await app.store.reserve({
+    id: request.id,
+    keyId: key.id,
+    ownerId: key.ownerId,
+    amountNusd: estimate.costNusd,
+    ttlMs: settings.reservationTtlMs,
+  });
+  if (!reservation.ok) {
+    metrics.budgetRejections.inc({ reason: `${reservation.scope}_budget` });
+    const b = reservation.budget;
+    const who = reservation.scope === 'key' ? `key '${key.alias}'` : `owner '${key.ownerId}'`;
+    throw errors.budgetExceeded(
+      `Budget exceeded for ${who}: ${usd(b.spentNusd)} spent and ${usd(b.reservedNusd)} reserved of ${usd(b.maxNusd ?? 0)}; ` +
+        `this request may cost up to ${usd(estimate.costNusd)} (${estimate.promptTokens} prompt + ${estimate.completionTokens} completion tokens at most). ` +
+        'Lower max_tokens or ask for a larger budget.',
+    );
+  }
+
+  const stream = body.stream === true;
+  const ctx: CallContext = {
+    app,
+    request,
+    key,
+    body,
+    endpoint,
+    resolved,
+    price,
+    reservedNusd: estimate.costNusd,
+    startedAt,
+    createdAt,
+    stream,
+  };
+  const countedPrompt = approxPromptTokens(body);
+  const deadline = AbortSignal.timeout(settings.upstreamTimeoutMs);
+  // Non-streamed calls run to completion even if the client leaves, so they are metered exactly;
+  // streams are cut when the client leaves, and what was produced is counted.
+  const clientGone = new AbortController();
+  reply.raw.on('close', () => {
+    if (!reply.raw.writableFinished) clientGone.abort(new Error('client closed the connection'));
+  });
+  const signal = stream ? AbortSignal.any([deadline, clientGone.signal]) : deadline;
+
+  let response: Response;
+  try {
+    const init = { signal, headers: { 'x-request-id': request.id } };
+    const payload = upstreamBody(body, stream, settings);
+    response =
+      endpoint === 'chat.completions'
+        ? await resolved.provider.chatCompletions(payload, init)
+        : await resolved.provider.completions(payload, init);
+  } catch (error) {
+    const failure = classifyFailure(
+      error,
+      deadline,
+      clientGone.signal,
+      resolved.providerName,
+      settings.upstreamTimeoutMs,
+    );
+    metrics.upstreamErrors.inc({ provider: resolved.providerName, kind: failure.kind });
+    await settle(ctx, {
+      status: failure.kind === 'client_closed' ? 'client_closed' : 'upstream_error',
+      httpStatus: failure.error.statusCode,
+      metered: null,
+      ttftMs: null,
+      error: failure.error.message,
+    });
+    throw failure.error;
+  }
+
+  if (!response.ok) {
+    const { text, message } = await readErrorMessage(response);
+    metrics.upstreamErrors.inc({ provider: resolved.providerName, kind: `http_${response.status}` });
+    let error: GatewayError | null = null;
+    if (response.status === 401 || response.status === 403 || response.status === 407) {
+      error = errors.upstream(
+        `Upstream provider '${resolved.providerName}' rejected the gateway's credentials (HTTP ${response.status}).`,
+      );
+    } else if (response.status >= 500) {
+      error = errors.upstream(
+        `Upstream provider '${resolved.providerName}' failed with HTTP ${response.status}: ${message}`,
+        response.status === 504 ? 504 : 502,
+        response.status === 504 ? 'upstream_timeout' : 'upstream_error',
+      );
+    }
+    const httpStatus = error?.statusCode ?? response.status;
+    await settle(ctx, { status: 'upstream_error', httpStatus, metered: null, ttftMs: null, error: message });
+    if (error) throw error;
+    // A client error the upstream found (bad parameter, context too long...): passed through.
+    const retryAfter = response.headers.get('retry-after');
+    if (retryAfter) reply.header('retry-after', retryAfter);
+    reply.code(response.status).header('content-type', 'application/json');
+    if (isOpenAIError(text)) return reply.send(text);
+    return reply.send(
+      new GatewayError(
+        response.status,
+        'upstream_error',
+        'upstream_error',
+        `Upstream provider '${resolved.providerName}': ${message}`,
+      ).body(),
+    );
+  }
+
+  const contentType = response.headers.get('content-type') ?? 'application/json';
+  if (stream && contentType.includes('text/event-stream') && response.body) {
+    await relayStream(ctx, reply, response, contentType, countedPrompt, deadline, clientGone.signal);
+    return undefined;
+  }
+
+  let bytes: Uint8Array;
+  try {
+    bytes = new Uint8Array(await response.arrayBuffer());
+  } catch (error) {
+    const failure = classifyFailure(
+      error,
+      deadline,
+      clientGone.signal,
+      resolved.providerName,
+      settings.upstreamTimeoutMs,
+    );
+    metrics.upstreamErrors.inc({ provider: resolved.providerName, kind: 'body_aborted' });
+    // The upstream was working on it: charge the reservation rather than nothing.
+    await settle(ctx, {
+      status: 'upstream_error',
+      httpStatus: failure.error.statusCode,
+      metered: {
+        promptTokens: countedPrompt,
+        completionTokens: estimate.completionTokens,
+        source: 'counted',
+        nodeIds: null,
+        receiptDigest: null,
+      },
+      ttftMs: null,
+      error: failure.error.message,
+    });
+    throw failure.error;
+  }
+  const metered = meterJson(bytes, countedPrompt);
+  await settle(ctx, {
+    status: reply.raw.destroyed ? 'client_closed' : 'ok',
+    httpStatus: response.status,
+    metered,
+    ttftMs: null,
+    error: null,
+  });
+  return reply.code(response.status).header('content-type', contentType).send(Buffer.from(bytes));
+}
+
+function classifyFailure(
+  error: unknown,
+  deadline: AbortSignal,
+  clientGone: AbortSignal,
+  provider: string,
+  timeoutMs: number,
+): { kind: string; error: GatewayError } {
+  if (error instanceof UpstreamUnavailableError) {
+    return {
+      kind: error.reason === 'timeout' ? 'timeout' : 'unavailable',
+      error: errors.upstream(
+        error.message,
+        error.httpStatus,
+        error.httpStatus === 504 ? 'upstream_timeout' : 'upstream_unavailable',
+      ),
+    };
+  }
+  if (deadline.aborted) {
+    return {
+      kind: 'timeout',
+      error: errors.upstream(
+        `Upstream provider '${provider}' did not finish within ${timeoutMs} ms.`,
+        504,
+        'upstream_timeout',
+      ),
+    };
+  }
+  if (clientGone.aborted) {
+    return {
+      kind: 'client_closed',
+      error: new GatewayError(499, 'client_closed', 'client_closed', 'Client closed the request.'),
+    };
+  }
+  return {
+    kind: 'unavailable',
+    error: errors.upstream(
+      `Upstream provider '${provider}' failed: ${error instanceof Error ? error.message : String(error)}`,
+    ),
+  };
+}
+
+/** Relays the upstream's SSE bytes unchanged as they arrive, metering on the side. */
+async function relayStream(
+  ctx: CallContext,
+  reply: FastifyReply,
+  response: Response,
+  contentType: string,
+  countedPrompt: number,
+  deadline: AbortSignal,
+  clientGone: AbortSignal,
+): Promise<void> {
+  reply.hijack();
+  const raw = reply.raw;
+  raw.writeHead(response.status, {
+    'content-type': contentType,
+    'cache-control': 'no-cache',
+    'x-accel-buffering': 'no',
+    'x-request-id': ctx.request.id,
+  });
+  raw.flushHeaders();
+  const meter = new StreamMeter();
+  const decoder = new SSEDecoder();
+  const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+  let status: UsageStatus = 'ok';
+  let httpStatus = response.status;
+  let error: string | null = null;
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      const now = performance.now();
+      for (const event of decoder.push(value)) meter.onEvent(event, now);
+      if (!raw.write(value)) {
+        await new Promise<void>((resolve) => {
+          const finish = () => {
+            raw.off('drain', finish);
+            raw.off('close', finish);
+            resolve();
+          };
+          raw.on('drain', finish);
+          raw.on('close', finish);
+        });
+      }
+      if (raw.destroyed) throw new Error('client closed the connection');
+    }
+    for (const event of decoder.end()) meter.onEvent(event, performance.now());
+    if (!meter.done) status = 'incomplete';
+  } catch (cause) {
+    await reader.cancel().catch(() => undefined);
+    if (clientGone.aborted || raw.destroyed) {
+      status = 'client_closed';
+      httpStatus = 499;
+      error = 'client closed the stream';
+    } else {
+      status = 'upstream_error';
+      httpStatus = deadline.aborted ? 504 : 502;
+      error = deadline.aborted ? 'stream exceeded the upstream deadline' : `stream broke: ${String(cause)}`;
+      ctx.app.metrics.upstreamErrors.inc({ provider: ctx.resolved.providerName, kind: 'stream_aborted' });
+    }
+  }
+  const ttftMs = meter.firstTokenAt === null ? null : Math.round(meter.firstTokenAt - ctx.startedAt);
+  try {
+    await settle(ctx, { status, httpStatus, metered: meter.result(countedPrompt), ttftMs, error });
+  } catch (settleError) {
+    ctx.request.log.error(
+      { err: settleError },
+      'settling a streamed call failed; its reservation will expire',
+    );
+  }
+  if (!raw.destroyed) raw.end();
+}

@@ -1,0 +1,52 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
+import { type Endpoint, handleCall, modelAllowed } from '../proxy/call.js';
+import { chatCompletionBody, completionBody, parseBody } from '../proxy/request-schemas.js';
+
+/** The OpenAI-compatible data plane for virtual-key holders. */
+export const dataPlaneRoutes = fp(
+  async (app: FastifyInstance) => {
+    const preHandler = (request: FastifyRequest) => app.authenticateKey(request);
+
+    const call =
+      (endpoint: Endpoint, schema: typeof chatCompletionBody | typeof completionBody) =>
+      async (request: FastifyRequest, reply: FastifyReply) => {
+        const body = parseBody(schema, request.body);
+        if (body instanceof Error) throw body;
+        return handleCall(app, request, reply, endpoint, body);
+      };
+
+    app.post('/v1/chat/completions', { preHandler }, call('chat.completions', chatCompletionBody));
+    app.post('/v1/completions', { preHandler }, call('completions', completionBody));
+
+    app.get('/v1/models', { preHandler }, async (request) => {
+      const key = request.virtualKey!;
+      const names = new Set<string>([...app.registry.routes().map((r) => r.model), ...app.pricing.models()]);
+      for (const entry of key.models ?? []) if (!entry.endsWith('*')) names.add(entry);
+      const data = [...names]
+        .filter((name) => modelAllowed(key.models, name))
+        .sort()
+        .map((id) => ({ id, object: 'model', created: 0, owned_by: safeProvider(app, id) }));
+      return { object: 'list', data };
+    });
+
+    app.addHook('onResponse', async (request, reply) => {
+      if (request.requestCounted || !request.url.startsWith('/v1/')) return;
+      if (
+        !request.routeOptions.url?.startsWith('/v1/chat') &&
+        !request.routeOptions.url?.startsWith('/v1/completions')
+      )
+        return;
+      app.metrics.requests.inc({ model: request.callModel ?? 'unknown', status: String(reply.statusCode) });
+    });
+  },
+  { name: 'data-plane', dependencies: ['gateway-core', 'virtual-key-auth'] },
+);
+
+function safeProvider(app: FastifyInstance, model: string): string {
+  try {
+    return app.registry.resolve(model).providerName;
+  } catch {
+    return 'unknown';
+  }
+}
