@@ -11,6 +11,7 @@ export {
   UnknownModelError,
   UpstreamUnavailableError,
 } from './errors.js';
+export { createProviderRegistryFromConfig, loadProviderRegistry } from './from-config.js';
 export type { ModelSeparator, ParsedModelString } from './model-string.js';
 export { formatModelString, parseModelString } from './model-string.js';
 export type { OpenAIProviderSettings } from './openai.js';

@@ -5,7 +5,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   createCascadiaProvider,
   createProviderRegistry,
+  createProviderRegistryFromConfig,
   createProvidersFromConfig,
+  loadProviderRegistry,
   loadProvidersConfigFile,
   loadRoutesFile,
   ProviderConfigError,
@@ -255,5 +257,27 @@ describe('providers section', () => {
     await configError(() => parseProvidersConfig({ providers: [{ name: 'a' }] }, { env: {} }));
     const dup = { name: 'a', api_base: 'http://h/v1' };
     await configError(() => parseProvidersConfig({ providers: [dup, dup] }, { env: {} }));
+  });
+});
+
+describe('registry from config', () => {
+  it('combines the default providers, declared providers (which may replace a default) and routes', async () => {
+    const path = await file(
+      'gateway.yaml',
+      `${LITELLM_YAML(partner.baseURL)}providers:\n  - name: cascadia\n    api_base: ${partner.baseURL}\n`,
+    );
+    const registry = await loadProviderRegistry(path, { env: { CASCADIA_PARTNER_TOKEN: 't' } });
+    expect(registry.providerNames().sort()).toEqual(['cascadia', 'openai']);
+    expect(registry.routes().map((r) => r.model)).toEqual(['cascadia/smollm2-135m-instruct', 'mesh-default']);
+    const before = partner.requests.length;
+    await readAll(await registry.resolve('cascadia:x').provider.chatCompletions({ model: 'cascadia:x' }));
+    expect(partner.requests.length).toBe(before + 1);
+    expect(partner.requests.at(-1)?.rawBody).toBe('{"model":"x"}');
+  });
+
+  it('gives only the defaults without a config', () => {
+    const registry = createProviderRegistryFromConfig(undefined, { env: {} });
+    expect(registry.providerNames().sort()).toEqual(['cascadia', 'openai']);
+    expect(registry.routes()).toEqual([]);
   });
 });

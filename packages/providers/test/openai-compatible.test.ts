@@ -209,6 +209,18 @@ describe('failures without a response', () => {
     expect(typed.toErrorBody().error).toMatchObject({ type: 'upstream_error', code: 'upstream_unavailable' });
   });
 
+  it('maps a connection the upstream drops before answering to UpstreamUnavailableError (connection_reset)', async () => {
+    upstream.handle((_req, res) => {
+      res.socket?.destroy();
+    });
+    const error = await provider()
+      .chatCompletions(BODY)
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(UpstreamUnavailableError);
+    expect((error as UpstreamUnavailableError).reason).toBe('connection_reset');
+    expect((error as UpstreamUnavailableError).httpStatus).toBe(502);
+  });
+
   it('maps an unresolvable host to UpstreamUnavailableError (dns)', async () => {
     const unavailable = createOpenAICompatibleProvider({
       name: 'nx',
