@@ -66,6 +66,7 @@ export {
 } from './schema.js';
 export { signingBytes, signMeshReceipt, signStage } from './sign.js';
 export {
+  type StageVerifyOptions,
   type StageVerifyResult,
   type VerifyFailure,
   type VerifyFailureReason,

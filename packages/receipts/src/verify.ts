@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import {
   findReceiptInconsistency,
   findStageInconsistency,
@@ -11,6 +12,7 @@ import {
   MeshReceiptSchema,
   type PublicKeyDirectory,
   PublicKeyDirectorySchema,
+  PublicKeySchema,
   type SignedStage,
   SignedStageSchema,
 } from './schema.js';
@@ -142,24 +144,54 @@ function compareDigest(field: string, actual: string, expected: string | undefin
   return null;
 }
 
+export interface StageVerifyOptions {
+  /** The key the stage must be signed with (e.g. the key the node registered with). */
+  publicKey?: string;
+  /** node_id -> public key; the statement's node must be listed with its key. */
+  nodes?: Record<string, string>;
+}
+
+const StageVerifyOptionsSchema = z.strictObject({
+  publicKey: PublicKeySchema.optional(),
+  nodes: z.record(z.string(), PublicKeySchema).optional(),
+});
+
 /**
  * Verifies one signed stage on its own (what a coordinator does with a node's answer): format,
- * optionally that the key is `opts.publicKey`, the signature, and that the statement is
- * self-consistent (non-empty layer range, finished after started).
+ * that the key is the expected one (`publicKey`, or the node's entry in `nodes`), the signature,
+ * and that the statement is self-consistent (non-empty layer range, finished after started).
+ * Never throws. Unknown option fields are refused (malformed) so a misspelt expectation cannot
+ * silently turn the key check off.
  */
-export async function verifyStage(
-  stage: unknown,
-  opts: { publicKey?: string } = {},
-): Promise<StageVerifyResult> {
+export async function verifyStage(stage: unknown, opts: StageVerifyOptions = {}): Promise<StageVerifyResult> {
   try {
+    const options = StageVerifyOptionsSchema.safeParse(opts);
+    if (!options.success) {
+      return fail(
+        'malformed',
+        `${describeSchemaError(options.error, 'options')} (expected publicKey and/or nodes)`,
+      );
+    }
     const parsed = SignedStageSchema.safeParse(stage);
     if (!parsed.success) return fail('malformed', describeSchemaError(parsed.error, 'stage'));
     const { statement, signature } = parsed.data;
-    if (opts.publicKey !== undefined && opts.publicKey !== statement.public_key) {
+    const { publicKey, nodes } = options.data;
+    if (publicKey !== undefined && publicKey !== statement.public_key) {
       return fail(
         'unknown_key',
-        `statement.public_key ${statement.public_key} is not the expected key ${opts.publicKey}`,
+        `statement.public_key ${statement.public_key} is not the expected key ${publicKey}`,
       );
+    }
+    if (nodes !== undefined) {
+      if (!Object.hasOwn(nodes, statement.node_id)) {
+        return fail('unknown_key', `node "${statement.node_id}" is not in the key directory`);
+      }
+      if (nodes[statement.node_id] !== statement.public_key) {
+        return fail(
+          'unknown_key',
+          `statement.public_key ${statement.public_key} is not the published key of node "${statement.node_id}" (${nodes[statement.node_id]})`,
+        );
+      }
     }
     const check = await checkSignature(signature, signingBytes(statement), statement.public_key);
     if (!check.valid) return fail(check.problem, `stage ${check.detail}`);

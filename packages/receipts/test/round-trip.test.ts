@@ -28,6 +28,29 @@ describe('sign and verify round trip', () => {
     }
     const wrongKey = await verifyStage(f.receipt.stages[0], { publicKey: f.nodes[1].publicKey });
     expect(wrongKey).toMatchObject({ ok: false, reason: 'unknown_key' });
+    expect((await verifyStage(f.receipt.stages[1], { nodes: f.keys.nodes })).ok).toBe(true);
+    const unlisted = await verifyStage(f.receipt.stages[1], {
+      nodes: { [f.nodeIds[0]]: f.nodes[0].publicKey },
+    });
+    expect(unlisted).toMatchObject({
+      ok: false,
+      reason: 'unknown_key',
+      detail: expect.stringMatching(/is not in the key directory$/),
+    });
+    const swapped = { [f.nodeIds[1]]: f.nodes[0].publicKey };
+    expect(await verifyStage(f.receipt.stages[1], { nodes: swapped })).toMatchObject({
+      ok: false,
+      reason: 'unknown_key',
+    });
+    // A directory passed without the `nodes` wrapper would check nothing: it is refused instead.
+    const unwrapped = await verifyStage(f.receipt.stages[1], {
+      [f.nodeIds[1]]: f.nodes[1].publicKey,
+    } as never);
+    expect(unwrapped).toMatchObject({
+      ok: false,
+      reason: 'malformed',
+      detail: expect.stringMatching(/^options: unknown field/),
+    });
   });
 
   it('digests that differ from the receipt are reported as digest_mismatch naming the field', async () => {
