@@ -29,7 +29,7 @@ function settleRow(over: Partial<SettleRequest['row']> = {}): SettleRequest['row
 }
 
 describe.each(DIALECTS)('store on %s', (dialect) => {
-  describe.skipIf(skipDialect(dialect))('', () => {
+  describe.skipIf(skipDialect(dialect))(dialect, () => {
     let db: TestDatabase;
     let store: GatewayStore;
 
