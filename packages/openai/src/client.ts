@@ -97,7 +97,10 @@ export function createClient(options: ClientOptions): OpenAICompatibleClient {
     adminAPIKey: null,
     webhookSecret: null,
     fetch: transport,
-    defaultHeaders: options.defaultHeaders,
+    defaultHeaders: { ...withoutEnvHeaders(), ...options.defaultHeaders },
+    // The SDK would log through console at OPENAI_LOG's level (debug includes prompts); failures
+    // reach the caller as thrown errors instead.
+    logLevel: 'off',
     timeout: options.timeoutMs,
     maxRetries: options.maxRetries ?? 0,
     // With no key there is no secret to protect, so browser use is fine.
@@ -190,6 +193,20 @@ async function* relay<T>(
     throw mapError(error, signal);
   }
   if (signal?.aborted) throw abortReason(signal);
+}
+
+/**
+ * The SDK adds the headers listed in OPENAI_CUSTOM_HEADERS to every request; they are meant for
+ * api.openai.com, so each is cancelled here (a null default header removes it).
+ */
+function withoutEnvHeaders(): Record<string, null> {
+  const listed = typeof process === 'undefined' ? undefined : process.env?.OPENAI_CUSTOM_HEADERS;
+  const out: Record<string, null> = {};
+  for (const line of listed?.split('\n') ?? []) {
+    const colon = line.indexOf(':');
+    if (colon > 0) out[line.slice(0, colon).trim()] = null;
+  }
+  return out;
 }
 
 /** The body for a non-streamed call: untouched unless it asked for a stream. */

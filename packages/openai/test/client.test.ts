@@ -107,30 +107,33 @@ describe('keyless use', () => {
 
   it('does not pick up OPENAI_* environment settings meant for api.openai.com', async () => {
     upstream.handle((_req, res) => sendJSON(res, 200, COMPLETION));
-    const saved = {
-      key: process.env.OPENAI_API_KEY,
-      org: process.env.OPENAI_ORG_ID,
-      project: process.env.OPENAI_PROJECT_ID,
+    const settings: Record<string, string> = {
+      OPENAI_API_KEY: 'sk-from-env',
+      OPENAI_ORG_ID: 'org-from-env',
+      OPENAI_PROJECT_ID: 'proj-from-env',
+      OPENAI_BASE_URL: 'http://127.0.0.1:1/v1',
+      OPENAI_LOG: 'debug',
+      OPENAI_CUSTOM_HEADERS: 'x-openai-only: secret-ish\nx-other: 2',
     };
-    process.env.OPENAI_API_KEY = 'sk-from-env';
-    process.env.OPENAI_ORG_ID = 'org-from-env';
-    process.env.OPENAI_PROJECT_ID = 'proj-from-env';
+    const saved = Object.fromEntries(Object.keys(settings).map((name) => [name, process.env[name]]));
+    Object.assign(process.env, settings);
     try {
-      await createClient({ baseURL: upstream.baseURL }).chat.create(REQUEST);
+      await createClient({ baseURL: upstream.baseURL, defaultHeaders: { 'x-other': 'mine' } }).chat.create(
+        REQUEST,
+      );
     } finally {
-      for (const [name, value] of [
-        ['OPENAI_API_KEY', saved.key],
-        ['OPENAI_ORG_ID', saved.org],
-        ['OPENAI_PROJECT_ID', saved.project],
-      ] as const) {
+      for (const [name, value] of Object.entries(saved)) {
         if (value === undefined) delete process.env[name];
         else process.env[name] = value;
       }
     }
+    expect(upstream.requests).toHaveLength(1);
     const headers = upstream.requests[0]?.headers ?? {};
     expect(headers).not.toHaveProperty('authorization');
     expect(headers).not.toHaveProperty('openai-organization');
     expect(headers).not.toHaveProperty('openai-project');
+    expect(headers).not.toHaveProperty('x-openai-only');
+    expect(headers['x-other']).toBe('mine');
   });
 });
 
