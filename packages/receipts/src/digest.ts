@@ -16,3 +16,11 @@ export function computeRequestDigest(requestBody: unknown): string {
 export function computeOutputDigest(generatedText: string): string {
   return sha256Hex(generatedText);
 }
+
+/**
+ * Digest naming one receipt (e.g. in a usage ledger): SHA-256 of its canonical JSON, signature
+ * included. Throws CanonicalJsonError for a value JSON cannot represent.
+ */
+export function computeReceiptDigest(receipt: unknown): string {
+  return sha256Hex(canonicalize(receipt));
+}

@@ -7,7 +7,7 @@ export {
   findStageInconsistency,
   findStageLinkInconsistency,
 } from './consistency.js';
-export { computeOutputDigest, computeRequestDigest, sha256Hex } from './digest.js';
+export { computeOutputDigest, computeReceiptDigest, computeRequestDigest, sha256Hex } from './digest.js';
 export {
   base64urlDecode,
   base64urlEncode,

@@ -1,9 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import {
+  canonicalize,
   computeOutputDigest,
+  computeReceiptDigest,
   computeRequestDigest,
   keyDirectoryFromPublished,
   MeshReceiptSchema,
+  sha256Hex,
   verifyMeshReceipt,
   verifyStage,
 } from '../src/index.js';
@@ -67,5 +70,15 @@ describe('sign and verify round trip', () => {
     });
     expect(output).toMatchObject({ ok: false, reason: 'digest_mismatch' });
     expect(!output.ok && output.detail).toMatch(/^output_digest: /);
+  });
+
+  it('computeReceiptDigest names a receipt independently of key order and changes with any field', async () => {
+    const f = await makeFixture();
+    const reordered = Object.fromEntries(Object.entries(clone(f.receipt)).reverse());
+    expect(computeReceiptDigest(reordered)).toBe(computeReceiptDigest(f.receipt));
+    expect(computeReceiptDigest(f.receipt)).toBe(sha256Hex(canonicalize(f.receipt)));
+    expect(computeReceiptDigest({ ...f.receipt, created_at: '2026-05-09T10:00:02.000Z' })).not.toBe(
+      computeReceiptDigest(f.receipt),
+    );
   });
 });
