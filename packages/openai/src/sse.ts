@@ -119,11 +119,19 @@ export class SSEDecoder {
   }
 }
 
-/** Parses an SSE byte stream into events. Cancelling the iteration cancels the stream. */
+/**
+ * Parses an SSE byte stream (a web ReadableStream, or any async iterable of bytes such as a Node
+ * readable) into events. Stopping the iteration early cancels the stream.
+ */
 export async function* parseSSE(
-  stream: ReadableStream<Uint8Array>,
+  stream: ReadableStream<Uint8Array> | AsyncIterable<Uint8Array>,
 ): AsyncGenerator<SSEEvent, void, undefined> {
   const decoder = new SSEDecoder();
+  if (!isReadableStream(stream)) {
+    for await (const chunk of stream) yield* decoder.push(chunk);
+    yield* decoder.end();
+    return;
+  }
   const reader = stream.getReader();
   let finished = false;
   try {
@@ -140,10 +148,14 @@ export async function* parseSSE(
   }
 }
 
+function isReadableStream(value: object): value is ReadableStream<Uint8Array> {
+  return typeof (value as { getReader?: unknown }).getReader === 'function';
+}
+
 /**
  * A pass-through transform: the bytes flow out exactly as they came in, and every complete event is
  * handed to `onEvent` on the side. Lets a relay read usage from the final chunk while forwarding the
- * upstream's bytes untouched.
+ * upstream's bytes untouched. An exception thrown by `onEvent` errors the stream.
  */
 export function tapSSE(onEvent: (event: SSEEvent) => void): TransformStream<Uint8Array, Uint8Array> {
   const decoder = new SSEDecoder();

@@ -92,6 +92,15 @@ describe('parseSSE', () => {
     ]);
   });
 
+  it('also reads an async iterable of bytes (e.g. a Node readable)', async () => {
+    const { Readable } = await import('node:stream');
+    const bytes = encoder.encode(SAMPLE);
+    const events: SSEEvent[] = [];
+    const pieces = Array.from(bytes, (b) => Buffer.from([b]));
+    for await (const event of parseSSE(Readable.from(pieces))) events.push(event);
+    expect(events).toEqual(EXPECTED);
+  });
+
   it('cancels the source stream when the consumer stops early', async () => {
     let cancelled = false;
     const source = new ReadableStream<Uint8Array>({
