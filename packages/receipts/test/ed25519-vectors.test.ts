@@ -9,6 +9,7 @@ import {
   signBytes,
   verifyBytes,
 } from '../src/index.js';
+import { TEST_1024 } from './rfc8032-test1024.js';
 
 // RFC 8032 section 7.1, test vectors for Ed25519 (secret key = 32-byte seed).
 const VECTORS = [
@@ -36,6 +37,7 @@ const VECTORS = [
     signature:
       '6291d657deec24024827e69c3abe01a30ce548a284743a445e3680d7db5ac3ac18ff9b538d16f290ae67f760984dc6594a7c15e9716ed28dc027beceea1ec40a',
   },
+  TEST_1024,
   {
     name: 'TEST SHA(abc) (64-byte message)',
     secret: '833fe62409237b9d62ec77587520911e9a759cec1d19755b7da901b96dca3d42',
@@ -55,6 +57,7 @@ describe('ed25519 against RFC 8032 section 7.1', () => {
       expect(bytesToHex(base64urlDecode(publicKey))).toBe(vector.public);
 
       const message = hexToBytes(vector.message);
+      if (vector === TEST_1024) expect(message.length).toBe(1023);
       const signature = await signBytes(message, privateKey);
       expect(bytesToHex(base64urlDecode(signature))).toBe(vector.signature);
       expect(await verifyBytes(signature, message, publicKey)).toBe(true);
