@@ -82,8 +82,8 @@ export function createOpenAICompatibleProvider(settings: OpenAICompatibleProvide
     // both would send a broken message. Uncompressed, bytes and headers stay consistent and a
     // stream is not held back by a decompressor.
     headers.set('accept-encoding', 'identity');
+    // Without a key the call is keyless, unless the configured headers carry a scheme of their own.
     if (settings.apiKey) headers.set('authorization', `Bearer ${settings.apiKey}`);
-    else headers.delete('authorization');
     return headers;
   };
 

@@ -99,6 +99,16 @@ describe('request', () => {
     expect(seen?.rawBody).toBe(JSON.stringify(BODY));
   });
 
+  it('lets configured headers carry an auth scheme of their own when there is no key', async () => {
+    upstream.handle((_req, res) => writeRaw(res, 200, '{}'));
+    const basic = provider(undefined, { headers: { authorization: 'Basic dXNlcjpwYXNz' } });
+    await readAll(await basic.chatCompletions(BODY, { headers: { authorization: 'Bearer caller' } }));
+    await readAll(
+      await provider('k', { headers: { authorization: 'Basic dXNlcjpwYXNz' } }).chatCompletions(BODY),
+    );
+    expect(upstream.requests.map((r) => r.headers.authorization)).toEqual(['Basic dXNlcjpwYXNz', 'Bearer k']);
+  });
+
   it('sends configured extra headers', async () => {
     upstream.handle((_req, res) => writeRaw(res, 200, '{}'));
     await readAll(await provider(undefined, { headers: { 'x-partner': 'acme' } }).chatCompletions(BODY));
