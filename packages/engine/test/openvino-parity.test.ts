@@ -33,6 +33,7 @@ function runOpenVino(dir: string, runner: ShardRunner, steps: Step[]): Float32Ar
   const request = {
     model: join(dir, m.graph),
     kv_heads: m.numKvHeads,
+    capacity: 24,
     head_dim: m.headDim,
     layers,
     main_output: m.hasLmHead ? 'logits' : 'hidden_out',

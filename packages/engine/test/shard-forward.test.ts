@@ -35,6 +35,25 @@ const source = {
 };
 const prompt = Int32Array.from([3, 17, 42, 5, 88, 61, 7, 29]);
 
+describe('shard graphs under onnxruntime (accuracy level 4: int8 activations)', () => {
+  it('stays within 3% of the reference and picks the same greedy token', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'shards-int8-'));
+    try {
+      await writeShards(reader, source, { outDir: dir, boundaries: [0, 4], accuracyLevel: 4 });
+      const runner = await loadShard(join(dir, 'shard-0-of-1'), { engine: 'onnxruntime', threads: 1 });
+      const ref = new ReferenceShard(prepareShardWeights(reader, 0, 4));
+      const expected = ref.forward({ tokens: prompt }, 0, prompt.length);
+      const got = await runner.forward('a', { tokens: prompt }, { position: 0, length: prompt.length });
+      await runner.close();
+      if (!('logits' in got) || !('logits' in expected)) throw new Error('expected logits');
+      expect(relativeError(got.logits, expected.logits)).toBeLessThan(3e-2);
+      expect(argmax(got.logits)).toBe(argmax(expected.logits));
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('shard graphs under onnxruntime (accuracy level 0: f32 compute)', () => {
   let dir: string;
   let whole: ShardRunner;
@@ -113,6 +132,19 @@ describe('shard graphs under onnxruntime (accuracy level 0: f32 compute)', () =>
     const replay = await whole.forward('r', { tokens: prompt.subarray(4) }, { position: 4, length: 4 });
     if (!('logits' in first) || !('logits' in replay)) throw new Error('expected logits');
     expect(relativeError(replay.logits, first.logits)).toBeLessThan(1e-5);
+  });
+
+  it('a prompt longer than one prefill chunk (300 tokens) matches the reference, and decode continues', async () => {
+    const long = Int32Array.from({ length: 300 }, (_, i) => (i * 37 + 11) % smallConfig.vocabSize);
+    const ref = new ReferenceShard(prepareShardWeights(reader, 0, 4));
+    const expected = ref.forward({ tokens: long }, 0, long.length);
+    const got = await whole.forward('long', { tokens: long }, { position: 0, length: long.length });
+    if (!('logits' in got) || !('logits' in expected)) throw new Error('expected logits');
+    expect(relativeError(got.logits, expected.logits)).toBeLessThan(1e-4);
+    const next = await whole.forward('long', { tokens: Int32Array.of(3) }, { position: 300, length: 1 });
+    const refNext = ref.forward({ tokens: Int32Array.of(3) }, 300, 1);
+    if (!('logits' in next) || !('logits' in refNext)) throw new Error('expected logits');
+    expect(relativeError(next.logits, refNext.logits)).toBeLessThan(1e-4);
   });
 
   it('rejects bad input with clear errors', async () => {

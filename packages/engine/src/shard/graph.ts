@@ -6,14 +6,14 @@ import { ropeInverseFrequencies, type ShardWeights } from './weights.js';
 export const ShardIO = {
   inputIds: 'input_ids',
   hiddenIn: 'hidden_in',
-  seqlensK: 'seqlens_k',
-  totalSequenceLength: 'total_sequence_length',
+  positions: 'positions',
+  attentionMask: 'attention_mask',
   hiddenOut: 'hidden_out',
   logits: 'logits',
   pastKey: (layer: number) => `past_key_${layer}`,
   pastValue: (layer: number) => `past_value_${layer}`,
-  presentKey: (layer: number) => `present_key_${layer}`,
-  presentValue: (layer: number) => `present_value_${layer}`,
+  newKey: (layer: number) => `new_key_${layer}`,
+  newValue: (layer: number) => `new_value_${layer}`,
 } as const;
 
 interface StoredTable {
@@ -32,11 +32,19 @@ export interface ShardGraphOptions {
  * Builds one shard: [embeddings] → layers [layerStart, layerEnd) → [final norm + LM head].
  *
  * Inputs: `input_ids` int32 [1, S] (first shard) or `hidden_in` f32 [1, S, hidden];
- * `seqlens_k` int32 [1] = total length - 1; `total_sequence_length` int32 scalar;
- * per layer `past_key_<l>` / `past_value_<l>` f32 [1, kvHeads, capacity, headDim].
- * Outputs: `hidden_out` [1, S, hidden] or `logits` [1, vocab] (last position only), and
- * `present_key_<l>` / `present_value_<l>`, which the runtime binds to the same buffers as the
- * past inputs so GroupQueryAttention appends in place (no cache copy per step).
+ * `positions` int32 [S] (absolute positions, for RoPE); `attention_mask` f32
+ * [1, 1, 1, capacity + S, S] (additive, key index by query: 0 where query s may see the cached
+ * position j < position or the new position t <= s, -inf elsewhere); per layer the KV cache
+ * `past_key_<l>` / `past_value_<l>` f32 [1, kvHeads, 1, capacity, headDim], read only.
+ * Outputs: `hidden_out` [1, S, hidden] or `logits` [1, vocab] (last position only), and per
+ * layer only this step's rotated keys and values `new_key_<l>` / `new_value_<l>`
+ * [1, kvHeads, S, headDim], which the runtime writes into its cache buffers.
+ *
+ * Attention is spelled out with standard ops rather than GroupQueryAttention: that op's in-place
+ * cache needs the cache as a graph output, and onnxruntime-node copies every output into a new
+ * JavaScript buffer after each run, so each decode step would copy the whole cache. Here the
+ * cache is only ever read; scores are computed as K · qᵀ so the cache keeps its natural
+ * [position, headDim] layout and appending a step is one contiguous write per KV head.
  */
 export function buildShardGraph(weights: ShardWeights, opts: ShardGraphOptions): GraphBuilder {
   const c = weights.config;
@@ -55,8 +63,8 @@ export function buildShardGraph(weights: ShardWeights, opts: ShardGraphOptions):
   } else {
     x = g.input(ShardIO.hiddenIn, 'float32', [1, 'sequence', c.hiddenSize]);
   }
-  const seqlensK = g.input(ShardIO.seqlensK, 'int32', [1]);
-  const total = g.input(ShardIO.totalSequenceLength, 'int32', []);
+  const positions = g.input(ShardIO.positions, 'int32', ['sequence']);
+  const mask = g.input(ShardIO.attentionMask, 'float32', [1, 1, 1, 'keys', 'sequence']);
 
   const inv = ropeInverseFrequencies(c);
   const half = c.headDim / 2;
@@ -71,6 +79,34 @@ export function buildShardGraph(weights: ShardWeights, opts: ShardGraphOptions):
   }
   const cosCache = g.initializer('rope_cos', 'float32', [opts.maxContext, half], cos);
   const sinCache = g.initializer('rope_sin', 'float32', [opts.maxContext, half], sin);
+  // cos/sin rows of this step's positions, shaped to broadcast over [1, S, heads, headDim / 2].
+  const ropeShape = g.ints64('rope_shape', [1, -1, 1, half]);
+  const stepCos = g.op(
+    'Reshape',
+    [g.op('Gather', [cosCache, positions], 'rope_cos_rows', { axis: { int: 0 } }), ropeShape],
+    'step_cos',
+  );
+  const stepSin = g.op(
+    'Reshape',
+    [g.op('Gather', [sinCache, positions], 'rope_sin_rows', { axis: { int: 0 } }), ropeShape],
+    'step_sin',
+  );
+  const group = c.numHeads / c.numKvHeads;
+  const qkvSplit = g.ints64('qkv_split', [(c.numHeads + c.numKvHeads) * c.headDim, c.numKvHeads * c.headDim]);
+  const qkShape = g.ints64('qk_shape', [1, -1, c.numHeads + c.numKvHeads, c.headDim]);
+  const halves = g.ints64('rope_halves', [half, half]);
+  const qkHeads = g.ints64('qk_heads', [c.numHeads, c.numKvHeads]);
+  const qGroupShape = g.ints64('q_group_shape', [1, -1, c.numKvHeads, group, c.headDim]);
+  const vShape = g.ints64('v_shape', [1, -1, c.numKvHeads, c.headDim]);
+  const attnScale = g.floats('attn_scale', [1 / Math.sqrt(c.headDim)], []);
+  const unsqueezeAxes = g.ints64('unsqueeze_group_axis', [2]);
+  const outShape = g.ints64('attn_out_shape', [1, -1, c.numHeads * c.headDim]);
+  // [capacity, S] from the mask's shape [1, 1, 1, capacity + S, S], to split attention weights.
+  const maskShape = g.op('Shape', [mask], 'mask_shape');
+  const keys = g.op('Slice', [maskShape, g.ints64('keys_at', [3]), g.ints64('keys_end', [4])], 'keys');
+  const steps = g.op('Slice', [maskShape, g.ints64('steps_at', [4]), g.ints64('steps_end', [5])], 'steps');
+  const capacity = g.op('Sub', [keys, steps], 'capacity');
+  const splitSizes = g.op('Concat', [capacity, steps], 'probs_split', { axis: { int: 0 } });
   const eps = g.floats('rms_eps', [c.rmsNormEps], []);
   const two = g.floats('two', [2], []);
 
@@ -126,6 +162,84 @@ export function buildShardGraph(weights: ShardWeights, opts: ShardGraphOptions):
     return y;
   };
 
+  /** RoPE (HF rotate-half) on [1, S, heads, headDim]. */
+  const rope = (x: string, hint: string): string => {
+    const [x1, x2] = g.node('Split', [x, halves], [`${hint}_x1`, `${hint}_x2`], { axis: { int: -1 } }) as [
+      string,
+      string,
+    ];
+    const r1 = g.op(
+      'Sub',
+      [g.op('Mul', [x1, stepCos], `${hint}_x1c`), g.op('Mul', [x2, stepSin], `${hint}_x2s`)],
+      `${hint}_r1`,
+    );
+    const r2 = g.op(
+      'Add',
+      [g.op('Mul', [x2, stepCos], `${hint}_x2c`), g.op('Mul', [x1, stepSin], `${hint}_x1s`)],
+      `${hint}_r2`,
+    );
+    return g.op('Concat', [r1, r2], hint, { axis: { int: -1 } });
+  };
+
+  /** Grouped-query causal attention over the read-only cache plus this step's keys/values. */
+  const attention = (qkv: string, pastKey: string, pastValue: string, l: number, p: string): string => {
+    const [qk, vFlat] = g.node('Split', [qkv, qkvSplit], [`${p}.qk`, `${p}.v_flat`], {
+      axis: { int: -1 },
+    }) as [string, string];
+    const qkRot = rope(g.op('Reshape', [qk, qkShape], `${p}.qk_heads`), `${p}.qk_rot`);
+    const [q, k] = g.node('Split', [qkRot, qkHeads], [`${p}.q`, `${p}.k`], { axis: { int: 2 } }) as [
+      string,
+      string,
+    ];
+    // qᵀ per KV head: [1, S, kv, group, D] → [1, kv, group, D, S], pre-scaled.
+    const qScaled = g.op(
+      'Mul',
+      [g.op('Reshape', [q, qGroupShape], `${p}.q_groups`), attnScale],
+      `${p}.q_scaled`,
+    );
+    const qT = g.op('Transpose', [qScaled], `${p}.q_t`, { perm: { ints: [0, 2, 3, 4, 1] } });
+    const [newKey] = g.node('Transpose', [k], [ShardIO.newKey(l)], { perm: { ints: [0, 2, 1, 3] } }) as [
+      string,
+    ];
+    const vHeads = g.op('Reshape', [vFlat, vShape], `${p}.v_heads`);
+    const [newValue] = g.node('Transpose', [vHeads], [ShardIO.newValue(l)], {
+      perm: { ints: [0, 2, 1, 3] },
+    }) as [string];
+    g.output(newKey, 'float32', [1, c.numKvHeads, 'sequence', c.headDim]);
+    g.output(newValue, 'float32', [1, c.numKvHeads, 'sequence', c.headDim]);
+    const kNew = g.op('Unsqueeze', [newKey, unsqueezeAxes], `${p}.k_new`);
+    const vNew = g.op('Unsqueeze', [newValue, unsqueezeAxes], `${p}.v_new`);
+    // Scores transposed, [1, kv, group, keys, S]: the cache is multiplied as stored.
+    const scoresPast = g.op('MatMul', [pastKey, qT], `${p}.scores_past_t`);
+    const scoresNew = g.op('MatMul', [kNew, qT], `${p}.scores_new_t`);
+    const scoresT = g.op(
+      'Add',
+      [g.op('Concat', [scoresPast, scoresNew], `${p}.scores_t_raw`, { axis: { int: 3 } }), mask],
+      `${p}.scores_t`,
+    );
+    const scores = g.op('Transpose', [scoresT], `${p}.scores`, { perm: { ints: [0, 1, 2, 4, 3] } });
+    const probs = g.op('Softmax', [scores], `${p}.probs`, { axis: { int: -1 } });
+    const [probsPast, probsNew] = g.node(
+      'Split',
+      [probs, splitSizes],
+      [`${p}.probs_past`, `${p}.probs_new`],
+      {
+        axis: { int: -1 },
+      },
+    ) as [string, string];
+    const out = g.op(
+      'Add',
+      [
+        g.op('MatMul', [probsPast, pastValue], `${p}.attn_past`),
+        g.op('MatMul', [probsNew, vNew], `${p}.attn_new`),
+      ],
+      `${p}.attn_heads`,
+    );
+    // [1, kv, group, S, D] → [1, S, kv, group, D] → [1, S, heads * D]
+    const outT = g.op('Transpose', [out], `${p}.attn_t`, { perm: { ints: [0, 3, 1, 2, 4] } });
+    return g.op('Reshape', [outT, outShape], `${p}.attn`);
+  };
+
   for (let i = 0; i < weights.layers.length; i++) {
     const l = weights.layerStart + i;
     const w = weights.layers[i];
@@ -137,23 +251,9 @@ export function buildShardGraph(weights: ShardWeights, opts: ShardGraphOptions):
       const bias = g.initializer(`${p}.self_attn.qkv_bias`, 'float32', [w.qkvBias.length], w.qkvBias);
       qkv = g.op('Add', [qkv, bias], `${p}.self_attn.qkv_biased`);
     }
-    const pastKey = g.input(ShardIO.pastKey(l), 'float32', [1, c.numKvHeads, 'capacity', c.headDim]);
-    const pastValue = g.input(ShardIO.pastValue(l), 'float32', [1, c.numKvHeads, 'capacity', c.headDim]);
-    const [attn, presentKey, presentValue] = g.node(
-      'GroupQueryAttention',
-      [qkv, '', '', pastKey, pastValue, seqlensK, total, cosCache, sinCache],
-      [`${p}.self_attn.attn`, ShardIO.presentKey(l), ShardIO.presentValue(l)],
-      {
-        num_heads: { int: c.numHeads },
-        kv_num_heads: { int: c.numKvHeads },
-        do_rotary: { int: 1 },
-        rotary_interleaved: { int: 0 },
-        scale: { float: 1 / Math.sqrt(c.headDim) },
-      },
-      'com.microsoft',
-    ) as [string, string, string];
-    g.output(presentKey, 'float32', [1, c.numKvHeads, 'capacity', c.headDim]);
-    g.output(presentValue, 'float32', [1, c.numKvHeads, 'capacity', c.headDim]);
+    const pastKey = g.input(ShardIO.pastKey(l), 'float32', [1, c.numKvHeads, 1, 'capacity', c.headDim]);
+    const pastValue = g.input(ShardIO.pastValue(l), 'float32', [1, c.numKvHeads, 1, 'capacity', c.headDim]);
+    const attn = attention(qkv, pastKey, pastValue, l, p);
     const o = linear(attn, w.o, `${p}.self_attn.o_proj`);
     x = g.op('Add', [x, o], `${p}.attn_residual`);
     const h2 = rmsNorm(x, w.postAttentionNorm, `${p}.post_attention_layernorm`);

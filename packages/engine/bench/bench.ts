@@ -1,0 +1,233 @@
+/**
+ * SmolLM2-135M benchmark: our engine (whole model, and 2 shards chained in one process) against
+ * llama.cpp (node-llama-cpp) on the same GGUF and thread count. Each configuration runs in its
+ * own child process so peak RSS is its own. Prints prefill tok/s, TTFT, decode tok/s at context
+ * ~64 and ~1024, and peak RSS next to the shard file sizes.
+ *
+ *   pnpm --filter @cascadia/engine bench            (env SMOLLM2_GGUF, BENCH_THREADS optional)
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { availableParallelism, homedir, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { argmax, loadPipeline, type ShardPipeline } from '../src/runtime/pipeline.js';
+import { exportShards } from '../src/shard/export.js';
+import type { ShardManifest } from '../src/shard/manifest.js';
+
+const PROMPT_LENGTH = 64;
+const DECODE_TOKENS = 64;
+const LONG_CONTEXT = 1024;
+const LONG_DECODE_TOKENS = 32;
+
+interface Figures {
+  name: string;
+  prefillTokPerS: number;
+  ttftMs: number;
+  decodeTokPerS64: number;
+  decodeTokPerS1024: number;
+  peakRssMb: number;
+  tokens: number[];
+}
+
+/** A deterministic prompt of ordinary tokens (ids 1000..), the same for every engine. */
+function promptTokens(length: number, offset = 0): number[] {
+  return Array.from({ length }, (_, i) => 1000 + ((i * 7919 + offset) % 20000));
+}
+
+function peakRssMb(): number {
+  const status = readFileSync('/proc/self/status', 'utf8');
+  const m = /VmHWM:\s+(\d+) kB/.exec(status);
+  return m ? Number(m[1]) / 1024 : process.resourceUsage().maxRSS / 1024;
+}
+
+async function runOurs(name: string, dir: string, threads: number): Promise<Figures> {
+  const pipeline: ShardPipeline = await loadPipeline(dir, { engine: 'onnxruntime', threads });
+  // Warm-up (first-run allocations) on its own session.
+  await pipeline.forward('warm', Int32Array.from(promptTokens(8)), 0);
+  pipeline.dropSession('warm');
+
+  const prompt = Int32Array.from(promptTokens(PROMPT_LENGTH));
+  const t0 = performance.now();
+  let logits = await pipeline.forward('a', prompt, 0);
+  const ttftMs = performance.now() - t0;
+  const tokens = [argmax(logits)];
+  const t1 = performance.now();
+  for (let i = 0; i < DECODE_TOKENS; i++) {
+    logits = await pipeline.forward(
+      'a',
+      Int32Array.of(tokens[tokens.length - 1] as number),
+      PROMPT_LENGTH + i,
+    );
+    tokens.push(argmax(logits));
+  }
+  const decodeTokPerS64 = (DECODE_TOKENS * 1000) / (performance.now() - t1);
+
+  const long = Int32Array.from(promptTokens(LONG_CONTEXT, 3));
+  logits = await pipeline.forward('b', long, 0);
+  let next = argmax(logits);
+  const t2 = performance.now();
+  for (let i = 0; i < LONG_DECODE_TOKENS; i++) {
+    logits = await pipeline.forward('b', Int32Array.of(next), LONG_CONTEXT + i);
+    next = argmax(logits);
+  }
+  const decodeTokPerS1024 = (LONG_DECODE_TOKENS * 1000) / (performance.now() - t2);
+  await pipeline.close();
+  return {
+    name,
+    prefillTokPerS: (PROMPT_LENGTH * 1000) / ttftMs,
+    ttftMs,
+    decodeTokPerS64,
+    decodeTokPerS1024,
+    peakRssMb: peakRssMb(),
+    tokens: tokens.slice(0, 16),
+  };
+}
+
+async function runLlamaCpp(gguf: string, threads: number): Promise<Figures> {
+  const { getLlama } = await import('node-llama-cpp');
+  const llama = await getLlama({ gpu: false, build: 'never' });
+  const model = await llama.loadModel({ modelPath: gguf });
+  const context = await model.createContext({ contextSize: 2048, threads, batchSize: 1024 });
+  const greedy = async (seqTokens: number[], count: number) => {
+    const sequence = context.getSequence();
+    const out: number[] = [];
+    const times: number[] = [];
+    const start = performance.now();
+    for await (const t of sequence.evaluate(seqTokens as never, { temperature: 0 })) {
+      times.push(performance.now());
+      out.push(t as number);
+      if (out.length === count + 1) break;
+    }
+    sequence.dispose();
+    return { out, start, times };
+  };
+  await greedy(promptTokens(8), 1);
+  const a = await greedy(promptTokens(PROMPT_LENGTH), DECODE_TOKENS);
+  const ttftMs = (a.times[0] as number) - a.start;
+  const decodeTokPerS64 =
+    (DECODE_TOKENS * 1000) / ((a.times[DECODE_TOKENS] as number) - (a.times[0] as number));
+  const b = await greedy(promptTokens(LONG_CONTEXT, 3), LONG_DECODE_TOKENS);
+  const decodeTokPerS1024 =
+    (LONG_DECODE_TOKENS * 1000) / ((b.times[LONG_DECODE_TOKENS] as number) - (b.times[0] as number));
+  await context.dispose();
+  await model.dispose();
+  return {
+    name: 'llama.cpp (node-llama-cpp)',
+    prefillTokPerS: (PROMPT_LENGTH * 1000) / ttftMs,
+    ttftMs,
+    decodeTokPerS64,
+    decodeTokPerS1024,
+    peakRssMb: peakRssMb(),
+    tokens: a.out.slice(0, 16),
+  };
+}
+
+function shardBytes(dir: string, count: number): number {
+  let total = 0;
+  for (let i = 0; i < count; i++) {
+    const shard = join(dir, `shard-${i}-of-${count}`);
+    const manifest = JSON.parse(readFileSync(join(shard, 'manifest.json'), 'utf8')) as ShardManifest;
+    for (const f of manifest.files) total += f.bytes;
+  }
+  return total;
+}
+
+async function ensureExport(gguf: string, outDir: string, shards: number): Promise<void> {
+  const last = join(outDir, `shard-${shards - 1}-of-${shards}`, 'manifest.json');
+  if (existsSync(last) && statSync(last).mtimeMs > statSync(gguf).mtimeMs) return;
+  const t0 = performance.now();
+  await exportShards({ model: gguf, outDir, shards });
+  console.log(`exported ${shards} shard(s) in ${((performance.now() - t0) / 1000).toFixed(1)} s → ${outDir}`);
+}
+
+async function main(): Promise<void> {
+  const [mode, arg, threadsArg] = process.argv.slice(2);
+  if (mode === '--worker') {
+    const threads = Number(threadsArg);
+    const figures =
+      arg === 'llama.cpp'
+        ? await runLlamaCpp(process.env.BENCH_GGUF as string, threads)
+        : await runOurs(
+            arg?.includes('shards-2') ? 'ours, 2 shards chained' : 'ours, whole model',
+            arg as string,
+            threads,
+          );
+    process.stdout.write(`RESULT ${JSON.stringify(figures)}\n`);
+    return;
+  }
+  const gguf =
+    process.env.SMOLLM2_GGUF ??
+    join(
+      process.env.CASCADIA_CACHE ?? join(homedir(), '.cache/cascadia/models'),
+      'SmolLM2-135M-Instruct.Q4_1.gguf',
+    );
+  if (!existsSync(gguf))
+    throw new Error(`SmolLM2 GGUF not found at ${gguf}; run \`cascadia-engine pull\` or set SMOLLM2_GGUF`);
+  const threads = Number(process.env.BENCH_THREADS ?? availableParallelism());
+  const work = join(tmpdir(), 'cascadia-bench');
+  await ensureExport(gguf, join(work, 'shards-1'), 1);
+  await ensureExport(gguf, join(work, 'shards-2'), 2);
+  const self = fileURLToPath(import.meta.url);
+  const results: Figures[] = [];
+  for (const target of [join(work, 'shards-1'), join(work, 'shards-2'), 'llama.cpp']) {
+    const r = spawnSync(process.execPath, [...process.execArgv, self, '--worker', target, String(threads)], {
+      encoding: 'utf8',
+      env: { ...process.env, BENCH_GGUF: gguf },
+      maxBuffer: 1 << 24,
+    });
+    const line = r.stdout.split('\n').find((l) => l.startsWith('RESULT '));
+    if (!line) {
+      console.error(`${target} failed:\n${r.stderr}`);
+      continue;
+    }
+    results.push(JSON.parse(line.slice(7)) as Figures);
+  }
+  const cpu = (() => {
+    try {
+      return execFileSync('sh', ['-c', "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2"], {
+        encoding: 'utf8',
+      }).trim();
+    } catch {
+      return 'unknown cpu';
+    }
+  })();
+  console.log(`\nSmolLM2-135M-Instruct Q4_1 · ${threads} threads · ${cpu}`);
+  console.log(
+    `prompt ${PROMPT_LENGTH} tokens, ${DECODE_TOKENS} decoded; long context ${LONG_CONTEXT} + ${LONG_DECODE_TOKENS} decoded\n`,
+  );
+  const header = [
+    'engine',
+    'prefill tok/s',
+    'TTFT ms',
+    'decode tok/s @64',
+    'decode tok/s @1024',
+    'peak RSS MB',
+  ];
+  const rows = results.map((r) => [
+    r.name,
+    r.prefillTokPerS.toFixed(1),
+    r.ttftMs.toFixed(1),
+    r.decodeTokPerS64.toFixed(1),
+    r.decodeTokPerS1024.toFixed(1),
+    r.peakRssMb.toFixed(0),
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] as string).length)));
+  for (const row of [header, ...rows])
+    console.log(row.map((c, i) => c.padEnd(widths[i] as number)).join('  '));
+  const llama = results.find((r) => r.name.startsWith('llama.cpp'));
+  console.log('');
+  for (const r of results.filter((x) => x !== llama)) {
+    const ratio = llama ? (r.decodeTokPerS64 / llama.decodeTokPerS64).toFixed(2) : 'n/a';
+    const ctx = ((r.decodeTokPerS1024 / r.decodeTokPerS64) * 100).toFixed(0);
+    console.log(`${r.name}: decode ${ratio}x llama.cpp; decode @1024 is ${ctx}% of @64`);
+  }
+  console.log(
+    `shard files: whole ${(shardBytes(join(work, 'shards-1'), 1) / 2 ** 20).toFixed(0)} MB, 2 shards ${(shardBytes(join(work, 'shards-2'), 2) / 2 ** 20).toFixed(0)} MB total`,
+  );
+  const same = llama && results.every((r) => r.tokens.join(',') === llama.tokens.join(','));
+  console.log(`greedy tokens (first 16) identical across engines: ${same ? 'yes' : 'no'}`);
+  for (const r of results) console.log(`  ${r.name}: ${r.tokens.join(',')}`);
+}
+
+await main();

@@ -1,0 +1,109 @@
+import { ShardIO } from '../shard/graph.js';
+import type { ShardManifest } from '../shard/manifest.js';
+import { attentionMask, KvCache, positionIds } from './kv-cache.js';
+import { SessionCache } from './session-cache.js';
+import {
+  type EngineName,
+  type ForwardOptions,
+  type ShardInput,
+  type ShardOutput,
+  type ShardRunner,
+  validateForward,
+} from './types.js';
+
+/** Long prompts run in chunks so attention scratch memory stays bounded. */
+export const PREFILL_CHUNK = 256;
+
+/** A graph input as the engines take it: the typed array is wrapped, not copied. */
+export type GraphFeed =
+  | { type: 'int32'; dims: number[]; data: Int32Array }
+  | { type: 'float32'; dims: number[]; data: Float32Array };
+
+/** Runs the shard graph once; returns every output by name. */
+export interface GraphExecutor {
+  run(feeds: Record<string, GraphFeed>, outputs: string[]): Promise<Record<string, Float32Array>>;
+  release(): Promise<void>;
+}
+
+/**
+ * The engine-independent part of a shard runner: input checks, per-session KV caches (LRU),
+ * chunked prefill, and writing each step's keys/values into the cache.
+ */
+export function createShardRunner(
+  manifest: ShardManifest,
+  engine: EngineName,
+  device: string,
+  executor: GraphExecutor,
+  maxSessions = 16,
+): ShardRunner {
+  const m = manifest;
+  const sessions = new SessionCache(maxSessions, () => new KvCache(m));
+  const outputName = m.hasLmHead ? ShardIO.logits : ShardIO.hiddenOut;
+  const layers = m.layerEnd - m.layerStart;
+  const outputs: string[] = [outputName];
+  for (let l = m.layerStart; l < m.layerEnd; l++) outputs.push(ShardIO.newKey(l), ShardIO.newValue(l));
+
+  const runChunk = async (kv: KvCache, input: ShardInput, position: number, steps: number) => {
+    const feeds: Record<string, GraphFeed> = {
+      [ShardIO.positions]: { type: 'int32', dims: [steps], data: positionIds(position, steps) },
+      [ShardIO.attentionMask]: {
+        type: 'float32',
+        dims: [1, 1, 1, kv.capacity + steps, steps],
+        data: attentionMask(kv.capacity, position, steps),
+      },
+    };
+    if ('tokens' in input) feeds[ShardIO.inputIds] = { type: 'int32', dims: [1, steps], data: input.tokens };
+    else feeds[ShardIO.hiddenIn] = { type: 'float32', dims: [1, steps, m.hiddenSize], data: input.hidden };
+    const cacheDims = [1, m.numKvHeads, 1, kv.capacity, m.headDim];
+    for (let i = 0; i < layers; i++) {
+      const l = m.layerStart + i;
+      feeds[ShardIO.pastKey(l)] = { type: 'float32', dims: cacheDims, data: kv.keys[i] as Float32Array };
+      feeds[ShardIO.pastValue(l)] = { type: 'float32', dims: cacheDims, data: kv.values[i] as Float32Array };
+    }
+    const result = await executor.run(feeds, outputs);
+    for (let i = 0; i < layers; i++) {
+      const l = m.layerStart + i;
+      const k = result[ShardIO.newKey(l)];
+      const v = result[ShardIO.newValue(l)];
+      if (!k || !v) throw new Error(`shard graph produced no keys/values for layer ${l}`);
+      kv.append(i, position, steps, k, v);
+    }
+    kv.length = position + steps;
+    const out = result[outputName];
+    if (!out) throw new Error(`shard graph produced no ${outputName}`);
+    return out;
+  };
+
+  const forward = (sessionId: string, input: ShardInput, fo: ForwardOptions): Promise<ShardOutput> =>
+    sessions.run(sessionId, async (kv) => {
+      validateForward(m, kv.length, input, fo);
+      const { position, length } = fo;
+      // Rewind: later positions stay in the buffers, masked out until overwritten.
+      kv.length = position;
+      kv.reserve(position + length);
+      const hidden = m.hasLmHead ? null : new Float32Array(length * m.hiddenSize);
+      let last: Float32Array = new Float32Array(0);
+      for (let start = 0; start < length; start += PREFILL_CHUNK) {
+        const steps = Math.min(PREFILL_CHUNK, length - start);
+        const chunk: ShardInput =
+          'tokens' in input
+            ? { tokens: input.tokens.subarray(start, start + steps) }
+            : { hidden: input.hidden.subarray(start * m.hiddenSize, (start + steps) * m.hiddenSize) };
+        last = await runChunk(kv, chunk, position + start, steps);
+        hidden?.set(last, start * m.hiddenSize);
+      }
+      return hidden ? { hidden } : { logits: last };
+    });
+
+  return {
+    manifest,
+    engine,
+    device,
+    forward,
+    dropSession: (id) => sessions.drop(id),
+    close: async () => {
+      sessions.clear();
+      await executor.release();
+    },
+  };
+}
