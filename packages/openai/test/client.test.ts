@@ -198,6 +198,23 @@ describe('stream', () => {
     expect(upstream.requests).toHaveLength(1);
   });
 
+  it('closes the upstream connection when the consumer stops iterating early', async () => {
+    const upstreamGone = gate();
+    upstream.handle((req, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write(formatSSE(chunk('Hel')));
+      void req.closed.then(upstreamGone.open);
+    });
+    const received: ChatCompletionChunk[] = [];
+    for await (const item of createClient({ baseURL: upstream.baseURL }).stream(REQUEST)) {
+      received.push(item);
+      break;
+    }
+    expect(received).toEqual([chunk('Hel')]);
+    // Resolves only if the client released the connection; a leak would hang here.
+    await upstreamGone.promise;
+  });
+
   it('surfaces an error event inside the stream as OpenAICompatibleError of kind stream', async () => {
     upstream.handle((_req, res) => {
       res.writeHead(200, { 'content-type': 'text/event-stream' });
