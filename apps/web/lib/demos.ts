@@ -30,6 +30,8 @@ export interface DemoStep {
   dependsOn: readonly string[];
   system: string;
   prompt: (ctx: StepPromptContext) => string;
+  /** Worked examples sent as earlier turns (a small model follows a pattern better than a description). */
+  examples?: readonly { user: string; assistant: string }[];
   maxTokens: number;
   /** Present when the step must produce JSON matching a schema (validated, retried once). */
   output?: JsonOutputSpec;
@@ -55,11 +57,7 @@ const ASSISTANT = 'You are a helpful assistant. Answer briefly and stay on the t
 
 export const TriageSchema = z.object({
   name: z.string().trim().min(1).max(60),
-  topic: z
-    .string()
-    .trim()
-    .toLowerCase()
-    .pipe(z.enum(['billing', 'technical', 'account', 'other'])),
+  request: z.string().trim().min(3).max(120),
   urgent: z.boolean(),
 });
 export type Triage = z.infer<typeof TriageSchema>;
@@ -77,8 +75,8 @@ const researchBrief: Demo = {
       title: 'Plan',
       dependsOn: [],
       system: ASSISTANT,
-      prompt: ({ input }) => `Write three short questions to research about this topic: ${input}`,
-      maxTokens: 60,
+      prompt: ({ input }) => `List three short questions to research about: ${input}`,
+      maxTokens: 40,
     },
     {
       id: 'notes',
@@ -86,8 +84,8 @@ const researchBrief: Demo = {
       dependsOn: ['plan'],
       system: ASSISTANT,
       prompt: ({ input, outputs }) =>
-        `Topic: ${input}\nQuestions:\n${outputs.plan}\n\nWrite one short fact that answers each question.`,
-      maxTokens: 90,
+        `Topic: ${input}\n\nAnswer each question in one short sentence.\n${outputs.plan}`,
+      maxTokens: 64,
     },
     {
       id: 'draft',
@@ -95,8 +93,8 @@ const researchBrief: Demo = {
       dependsOn: ['notes'],
       system: ASSISTANT,
       prompt: ({ input, outputs }) =>
-        `Write a short paragraph of three sentences about: ${input}\nUse these notes:\n${outputs.notes}`,
-      maxTokens: 90,
+        `Facts:\n${outputs.notes}\n\nUsing these facts, write a paragraph of two sentences about: ${input}`,
+      maxTokens: 56,
     },
     {
       id: 'critique',
@@ -104,11 +102,15 @@ const researchBrief: Demo = {
       dependsOn: ['draft'],
       system: ASSISTANT,
       prompt: ({ outputs }) =>
-        `Here is a paragraph:\n${outputs.draft}\n\nGive one sentence of advice to make it better.`,
-      maxTokens: 48,
+        `Paragraph:\n${outputs.draft}\n\nSuggest one way to improve this paragraph, in one sentence.`,
+      maxTokens: 32,
     },
   ],
 };
+
+function triageQuestion(message: string): string {
+  return `Message: "${message}"\nReply with JSON: name, request (a few words), urgent (true or false).`;
+}
 
 const supportTriage: Demo = {
   id: 'support-triage',
@@ -124,31 +126,47 @@ const supportTriage: Demo = {
       title: 'Extract fields (JSON)',
       dependsOn: [],
       system: 'You reply with one JSON object and nothing else.',
-      prompt: ({ input }) =>
-        'Read the customer message and reply with JSON with the keys "name" (the customer\'s name), ' +
-        '"topic" (one of "billing", "technical", "account", "other") and "urgent" (true or false).\n' +
-        `Example: {"name": "Sam", "topic": "technical", "urgent": false}\n\nMessage: ${input}`,
-      maxTokens: 48,
+      prompt: ({ input }) => triageQuestion(input),
+      examples: [
+        {
+          user: triageQuestion('I forgot my password and cannot log in. - Lee'),
+          assistant: '{"name": "Lee", "request": "reset my password", "urgent": false}',
+        },
+        {
+          user: triageQuestion('The website shows an error and our shop is down! - Kim'),
+          assistant: '{"name": "Kim", "request": "fix the website error", "urgent": true}',
+        },
+      ],
+      maxTokens: 40,
       output: { kind: 'json', schema: TriageSchema },
     },
     {
       id: 'reply',
       title: 'Draft reply',
       dependsOn: ['extract'],
-      system: 'You are a friendly customer support agent. Write short, polite replies.',
+      system: 'You are a friendly customer support agent.',
       prompt: ({ input, outputs }) =>
-        `Customer message: ${input}\nTriage: ${outputs.extract}\n\nWrite a short reply to the customer.`,
-      maxTokens: 90,
+        `A customer wrote: "${input}"\nTriage: ${outputs.extract}\n\nAs the support agent, write a polite reply of two sentences to the customer.`,
+      maxTokens: 56,
     },
     {
       id: 'policy',
       title: 'Policy check',
       dependsOn: ['reply'],
-      system: ASSISTANT,
-      prompt: ({ outputs }) =>
-        `Support reply:\n${outputs.reply}\n\nPolicy: replies must be polite and must not share passwords. ` +
-        'Does the reply follow the policy? Answer yes or no, then give one reason.',
-      maxTokens: 40,
+      system:
+        'You check support replies against the policy: be polite, never ask for a password. Answer Pass or Fail with one short reason.',
+      prompt: ({ outputs }) => `Reply to check: ${outputs.reply}`,
+      examples: [
+        {
+          user: 'Reply to check: Hi Sam, send me your password and I will look at your account.',
+          assistant: 'Fail: it asks the customer for a password.',
+        },
+        {
+          user: 'Reply to check: Hi Ana, sorry about the trouble. We have fixed your invoice.',
+          assistant: 'Pass: it is polite and asks for no password.',
+        },
+      ],
+      maxTokens: 32,
     },
   ],
 };
@@ -168,8 +186,8 @@ const meetingActions: Demo = {
       title: 'Summarise',
       dependsOn: [],
       system: ASSISTANT,
-      prompt: ({ input }) => `Summarise these meeting notes in two sentences:\n${input}`,
-      maxTokens: 60,
+      prompt: ({ input }) => `Meeting notes: ${input}\n\nSummarise the meeting in one sentence.`,
+      maxTokens: 40,
     },
     {
       id: 'decisions',
@@ -177,8 +195,8 @@ const meetingActions: Demo = {
       dependsOn: ['summary'],
       system: ASSISTANT,
       prompt: ({ input, outputs }) =>
-        `Meeting notes: ${input}\nSummary: ${outputs.summary}\n\nList the decisions that were made, one per line.`,
-      maxTokens: 60,
+        `Meeting notes: ${input}\nSummary: ${outputs.summary}\n\nWhat did the team decide? Answer in one sentence.`,
+      maxTokens: 32,
     },
     {
       id: 'actions',
@@ -186,8 +204,14 @@ const meetingActions: Demo = {
       dependsOn: ['summary'],
       system: ASSISTANT,
       prompt: ({ input, outputs }) =>
-        `Meeting notes: ${input}\nSummary: ${outputs.summary}\n\nList each task with the person who owns it, one per line.`,
-      maxTokens: 60,
+        `Meeting notes: ${input}\nSummary: ${outputs.summary}\n\nList who will do what, one line per person.`,
+      examples: [
+        {
+          user: 'Meeting notes: Sam will book the room. Lee will send the agenda by Friday.\nSummary: Planning for the offsite.\n\nList who will do what, one line per person.',
+          assistant: '- Sam: book the room\n- Lee: send the agenda by Friday',
+        },
+      ],
+      maxTokens: 40,
     },
     {
       id: 'email',
@@ -195,8 +219,8 @@ const meetingActions: Demo = {
       dependsOn: ['decisions', 'actions'],
       system: ASSISTANT,
       prompt: ({ outputs }) =>
-        `Decisions:\n${outputs.decisions}\n\nTasks:\n${outputs.actions}\n\nWrite a short follow-up email to the team.`,
-      maxTokens: 100,
+        `Decisions: ${outputs.decisions}\nTasks:\n${outputs.actions}\n\nWrite a short follow-up email to the team with these decisions and tasks.`,
+      maxTokens: 64,
     },
   ],
 };
@@ -215,8 +239,8 @@ const codeReview: Demo = {
       title: 'Explain',
       dependsOn: [],
       system: 'You are an expert programmer.',
-      prompt: ({ input }) => `Explain in two sentences what this code does:\n${input}`,
-      maxTokens: 60,
+      prompt: ({ input }) => `${input}\n\nIn one sentence, what does this function do?`,
+      maxTokens: 32,
     },
     {
       id: 'risks',
@@ -224,8 +248,8 @@ const codeReview: Demo = {
       dependsOn: [],
       system: 'You are an expert programmer.',
       prompt: ({ input }) =>
-        `What happens when this code gets an empty list? Name one problem in one sentence.\n${input}`,
-      maxTokens: 60,
+        `${input}\n\nWhat does this function return for an empty list? Answer in one sentence.`,
+      maxTokens: 32,
     },
     {
       id: 'review',
@@ -233,8 +257,8 @@ const codeReview: Demo = {
       dependsOn: ['explain', 'risks'],
       system: 'You are an expert programmer.',
       prompt: ({ outputs }) =>
-        `What the code does: ${outputs.explain}\nProblem: ${outputs.risks}\n\nWrite a short, kind code review comment that suggests a fix.`,
-      maxTokens: 80,
+        `What the function does: ${outputs.explain}\nProblem: ${outputs.risks}\n\nWrite a kind code review comment of two sentences that suggests a fix.`,
+      maxTokens: 56,
     },
   ],
 };
@@ -266,8 +290,13 @@ export const JSON_RETRY_INSTRUCTION =
 export function buildStepMessages(step: DemoStep, ctx: StepPromptContext, attempt: 1 | 2 = 1): ChatMessage[] {
   const user = step.prompt(ctx);
   const retry = attempt === 2 && step.output?.kind === 'json' ? `\n\n${JSON_RETRY_INSTRUCTION}` : '';
+  const examples = (step.examples ?? []).flatMap((example): ChatMessage[] => [
+    { role: 'user', content: example.user },
+    { role: 'assistant', content: example.assistant },
+  ]);
   return [
     { role: 'system', content: step.system },
+    ...examples,
     { role: 'user', content: `${user}${retry}` },
   ];
 }

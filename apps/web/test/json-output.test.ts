@@ -14,13 +14,13 @@ describe('extractJsonObject', () => {
 describe('validateJsonOutput', () => {
   it('accepts and normalises a valid triage object', () => {
     const result = validateJsonOutput(
-      'Here: {"name": "Dana", "topic": " Billing", "urgent": true}',
+      'Here: {"name": " Dana", "request": "refund the extra charge", "urgent": true}',
       TriageSchema,
     );
     expect(result).toEqual({
       ok: true,
-      value: { name: 'Dana', topic: 'billing', urgent: true },
-      json: '{"name":"Dana","topic":"billing","urgent":true}',
+      value: { name: 'Dana', request: 'refund the extra charge', urgent: true },
+      json: '{"name":"Dana","request":"refund the extra charge","urgent":true}',
     });
   });
 
@@ -33,10 +33,10 @@ describe('validateJsonOutput', () => {
       ok: false,
       error: /does not parse/,
     });
-    const wrong = validateJsonOutput('{"name": "Dana", "topic": "refunds", "urgent": "yes"}', TriageSchema);
+    const wrong = validateJsonOutput('{"name": "Dana", "request": "", "urgent": "yes"}', TriageSchema);
     expect(wrong.ok).toBe(false);
     if (!wrong.ok) {
-      expect(wrong.error).toMatch(/topic/);
+      expect(wrong.error).toMatch(/request/);
       expect(wrong.error).toMatch(/urgent/);
     }
   });

@@ -61,7 +61,7 @@ describe('runDemo', () => {
   it('retries a structured step once on bad JSON and passes the normalised JSON downstream', async () => {
     const demo = findDemo('support-triage')!;
     const { calls, call } = scripted({
-      extract: ['name: Dana, billing', '{"name":"Dana","topic":"Billing","urgent":false}'],
+      extract: ['name: Dana, refund', '{"name":" Dana","request":"refund","urgent":false}'],
     });
     const { updates, onUpdate } = collect();
     const summary = await runDemo({ demo, input: 'msg', call, onUpdate });
@@ -71,7 +71,7 @@ describe('runDemo', () => {
     const extract = updates.filter((u) => u.stepId === 'extract').at(-1)!;
     expect(extract.attempts.map((a) => a.validationError === undefined)).toEqual([false, true]);
     expect(calls.find((c) => c.stepId === 'reply')?.priorOutputs).toEqual({
-      extract: '{"name":"Dana","topic":"billing","urgent":false}',
+      extract: '{"name":"Dana","request":"refund","urgent":false}',
     });
   });
 

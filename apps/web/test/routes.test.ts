@@ -91,18 +91,29 @@ describe('POST /api/chat', () => {
     );
     await response.text();
     const body = JSON.parse(gateway.requests[0]!.body);
-    expect(body.messages[1].content).toMatch(/refund please[\s\S]*not valid JSON/);
+    // system, two worked examples (user + assistant each), then the real question with the retry note
+    expect(body.messages.map((m: { role: string }) => m.role)).toEqual([
+      'system',
+      'user',
+      'assistant',
+      'user',
+      'assistant',
+      'user',
+    ]);
+    expect(body.messages[5].content).toMatch(/refund please[\s\S]*not valid JSON/);
 
     const reply = await chatPost(
       chatRequest({
         demoId: 'support-triage',
         stepId: 'reply',
         input: 'refund please',
-        priorOutputs: { extract: '{"name":"Dana"}' },
+        priorOutputs: { extract: '{"name":"Dana","request":"a refund","urgent":false}' },
       }),
     );
     await reply.text();
-    expect(JSON.parse(gateway.requests[1]!.body).messages[1].content).toContain('{"name":"Dana"}');
+    expect(JSON.parse(gateway.requests[1]!.body).messages.at(-1).content).toContain(
+      '{"name":"Dana","request":"a refund","urgent":false}',
+    );
   });
 
   it('rejects what is not a known demo step, never calling the gateway', async () => {
@@ -122,6 +133,16 @@ describe('POST /api/chat', () => {
         'unexpected_outputs',
       ],
       [{ demoId: 'research-brief', stepId: 'notes', input: 'x' }, 400, 'missing_outputs'],
+      [
+        {
+          demoId: 'support-triage',
+          stepId: 'reply',
+          input: 'x',
+          priorOutputs: { extract: 'ignore the above' },
+        },
+        400,
+        'invalid_prior_output',
+      ],
       [{ demoId: 'research-brief', stepId: 'plan', input: 'x'.repeat(40_000) }, 413, 'body_too_large'],
     ];
     for (const [body, status, code] of cases) {

@@ -6,6 +6,7 @@
  */
 import { ChatRequestSchema } from '../api-types';
 import { buildStepMessages, findDemo, findStep } from '../demos';
+import { validateJsonOutput } from '../json-output';
 import { SseParser } from '../sse';
 import type { ServerConfig } from './config';
 import { describeGatewayFailure, describeNetworkFailure, errorResponse } from './errors';
@@ -57,6 +58,16 @@ export async function handleChat(request: Request, config: ServerConfig): Promis
       'missing_outputs',
       `The step "${step.id}" needs the output of: ${missing.join(', ')}.`,
     );
+  }
+  for (const id of step.dependsOn) {
+    const schema = findStep(demo, id)?.output?.schema;
+    if (schema && !validateJsonOutput(body.priorOutputs[id] ?? '', schema).ok) {
+      return errorResponse(
+        400,
+        'invalid_prior_output',
+        `The output of "${id}" is not the JSON that step produces.`,
+      );
+    }
   }
   if (!config.virtualKey) {
     return errorResponse(
