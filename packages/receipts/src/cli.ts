@@ -16,6 +16,7 @@ import {
   parseSavedResponse,
   ReceiptFormatError,
   type SavedResponse,
+  sha256Hex,
   type VerifyResult,
   verifyMeshReceipt,
 } from './index.js';
@@ -66,6 +67,14 @@ function parse<const O extends ParseArgsOptionsConfig>(args: string[], options: 
 async function readInput(path: string, what: string): Promise<string> {
   try {
     return await readFile(path, 'utf8');
+  } catch (error) {
+    throw new UsageError(`cannot read ${what} ${path} (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+}
+
+async function readInputBytes(path: string, what: string): Promise<Uint8Array> {
+  try {
+    return await readFile(path);
   } catch (error) {
     throw new UsageError(`cannot read ${what} ${path} (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
   }
@@ -136,7 +145,8 @@ async function verifyCommand(args: string[]): Promise<number> {
   let outputDigest: string | undefined;
   const notes: string[] = [];
   if (values['output-text']) {
-    outputDigest = computeOutputDigest(await readInput(values['output-text'], 'output text file'));
+    // The file's exact bytes: the generated text as UTF-8, with no decoding in between.
+    outputDigest = sha256Hex(await readInputBytes(values['output-text'], 'output text file'));
     notes.push(`output_digest checked against ${values['output-text']}`);
   } else if (saved.outputText !== undefined && !values['no-output-check']) {
     outputDigest = computeOutputDigest(saved.outputText);

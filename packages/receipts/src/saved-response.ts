@@ -4,6 +4,7 @@
  * block), a bare `cascadia` block, or a bare receipt. Also recovers the generated text when the
  * response contains it, so its digest can be compared with the receipt's `output_digest`.
  */
+import { safeDetail } from './display.js';
 import { ReceiptFormatError } from './errors.js';
 
 export type SavedResponseKind = 'completion' | 'stream' | 'block' | 'receipt';
@@ -28,7 +29,7 @@ export function parseSavedResponse(text: string): SavedResponse {
       document = JSON.parse(trimmed);
     } catch (error) {
       throw new ReceiptFormatError(
-        `the file looks like JSON but does not parse: ${(error as Error).message}`,
+        safeDetail(`the file looks like JSON but does not parse: ${(error as Error).message}`, 300),
       );
     }
     return fromJsonDocument(document);

@@ -130,6 +130,7 @@ describe('cascadia-receipts CLI', () => {
       file('no-receipt.json'),
       JSON.stringify({ id: 'x', object: 'chat.completion', choices: [] }),
     );
+    await writeFile(file('output-newline.txt'), `${chatCompletion(f).choices[0]!.message.content}\n`);
     const rebilled = chatCompletion(f);
     rebilled.usage = { ...rebilled.usage, completion_tokens: 500, total_tokens: 531 };
     await writeFile(file('rebilled.json'), JSON.stringify(rebilled));
@@ -137,6 +138,10 @@ describe('cascadia-receipts CLI', () => {
     const expectations: [string[], RegExp][] = [
       [['receipt.json', '--request', file('other-request.json')], /^FAIL digest_mismatch: request_digest: /],
       [['edited-text.json'], /^FAIL digest_mismatch: output_digest: /],
+      [
+        ['receipt.json', '--output-text', file('output-newline.txt')],
+        /^FAIL digest_mismatch: output_digest: /,
+      ],
       [['forged.json'], /^FAIL bad_signature: receipt signature/],
       [['relabelled.json'], /^FAIL inconsistent: cascadia\.node_ids /],
       [['no-receipt.json'], /^FAIL malformed: no receipt found/],
