@@ -205,12 +205,6 @@ const meetingActions: Demo = {
       system: ASSISTANT,
       prompt: ({ input, outputs }) =>
         `Meeting notes: ${input}\nSummary: ${outputs.summary}\n\nList who will do what, one line per person.`,
-      examples: [
-        {
-          user: 'Meeting notes: Sam will book the room. Lee will send the agenda by Friday.\nSummary: Planning for the offsite.\n\nList who will do what, one line per person.',
-          assistant: '- Sam: book the room\n- Lee: send the agenda by Friday',
-        },
-      ],
       maxTokens: 40,
     },
     {
