@@ -26,7 +26,7 @@ function splits(bytes: Uint8Array): Uint8Array[][] {
   return out;
 }
 
-// CRLF and bare CR line endings, a comment, a multi-line event, an event name with id, a
+// CRLF (also between data lines of one event) and bare CR line endings, a comment, a multi-line event, an event name with id, a
 // multi-byte UTF-8 character (split inside it by the byte offsets), a field with no space after
 // the colon, and an unknown field.
 const SAMPLE =
@@ -34,12 +34,14 @@ const SAMPLE =
   'data: {"id":"a","choices":[{"delta":{"content":"héllo ✓ 🚀"}}]}\r\n\r\n' +
   'event: error\rid: 7\rdata: line one\rdata:line two\r\r' +
   'retry: 1000\nfoo: bar\ndata: {"usage":{"total_tokens":3},"cascadia":{"node_ids":["n1"]}}\n\n' +
+  'data: multi\r\ndata: line\r\n\r\n' +
   'data: [DONE]\n\n';
 
 const EXPECTED: SSEEvent[] = [
   { data: '{"id":"a","choices":[{"delta":{"content":"héllo ✓ 🚀"}}]}' },
   { event: 'error', id: '7', data: 'line one\nline two' },
   { id: '7', data: '{"usage":{"total_tokens":3},"cascadia":{"node_ids":["n1"]}}' },
+  { id: '7', data: 'multi\nline' },
   { id: '7', data: '[DONE]' },
 ];
 
@@ -51,6 +53,26 @@ describe('parseSSE', () => {
   it('gives the same events whatever byte offset the stream is split at', async () => {
     const bytes = encoder.encode(SAMPLE);
     for (const chunks of splits(bytes)) {
+      expect(await collect(chunks)).toEqual(EXPECTED);
+    }
+  });
+
+  it('gives the same events for 300 random multi-way splits (seeded)', async () => {
+    const bytes = encoder.encode(SAMPLE);
+    let seed = 0x2545f491;
+    const random = () => {
+      // xorshift32: reproducible without a dependency.
+      seed ^= seed << 13;
+      seed ^= seed >>> 17;
+      seed ^= seed << 5;
+      return (seed >>> 0) / 0x1_0000_0000;
+    };
+    for (let round = 0; round < 300; round++) {
+      const cuts = new Set<number>();
+      const count = 1 + Math.floor(random() * 12);
+      while (cuts.size < count) cuts.add(1 + Math.floor(random() * (bytes.length - 1)));
+      const offsets = [0, ...[...cuts].sort((a, b) => a - b), bytes.length];
+      const chunks = offsets.slice(1).map((end, i) => bytes.slice(offsets[i], end));
       expect(await collect(chunks)).toEqual(EXPECTED);
     }
   });
