@@ -16,7 +16,8 @@ export const DEMO_MODEL = 'cascadia:smollm2-135m-instruct';
 export const MESH_MODEL_ID = 'smollm2-135m-instruct';
 /** Illustrative prices (USD per million tokens) so the usage views show real, non-zero costs. */
 export const DEMO_PRICING = { input_per_million: 0.5, output_per_million: 1.5 };
-export const DEFAULT_PORTS = { coordinator: 9090, gateway: 4000, web: 3000 };
+/** `nodes` is the first node's port; the second node takes the next one. */
+export const DEFAULT_PORTS = { coordinator: 9090, nodes: 9100, gateway: 4000, web: 3000 };
 
 export class StackError extends Error {
   constructor(part, message) {
@@ -53,6 +54,23 @@ export async function freePort() {
       server.close(() => resolvePort(port));
     });
   });
+}
+
+async function portIsFree(port) {
+  return new Promise((resolveFree) => {
+    const server = createServer();
+    server.unref();
+    server.once('error', () => resolveFree(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolveFree(true)));
+  });
+}
+
+async function freePortPair() {
+  for (let i = 0; i < 20; i++) {
+    const port = await freePort();
+    if (port < 65535 && (await portIsFree(port + 1))) return port;
+  }
+  throw new StackError('mesh', 'found no two consecutive free ports for the nodes');
 }
 
 /** A child process whose output goes to a log file, with its last lines kept for error messages. */
@@ -227,7 +245,11 @@ export async function startStack(options = {}) {
     throw new StackError(missing[0].part, missing.map((m) => `${m.part}: ${m.message}`).join('; '));
 
   const ports = { ...DEFAULT_PORTS, ...options.ports };
-  for (const name of Object.keys(ports)) if (!ports[name]) ports[name] = await freePort();
+  for (const name of Object.keys(ports)) {
+    if (ports[name]) continue;
+    // The nodes take `nodes` and `nodes + 1`; look for a free pair.
+    ports[name] = name === 'nodes' ? await freePortPair() : await freePort();
+  }
   const baseEnv = { ...process.env, ...options.env };
   const node = process.execPath;
   const procs = [];
@@ -251,6 +273,10 @@ export async function startStack(options = {}) {
         '2',
         '--port',
         String(ports.coordinator),
+        '--node-port',
+        String(ports.nodes),
+        '--data',
+        join(dataDir, 'mesh'),
       ],
       {
         cwd: root,

@@ -18,6 +18,7 @@ function portFromEnv(name, fallback) {
 
 const ports = {
   coordinator: portFromEnv('STACK_COORDINATOR_PORT', DEFAULT_PORTS.coordinator),
+  nodes: portFromEnv('STACK_NODE_PORT', DEFAULT_PORTS.nodes),
   gateway: portFromEnv('STACK_GATEWAY_PORT', DEFAULT_PORTS.gateway),
   web: portFromEnv('STACK_WEB_PORT', DEFAULT_PORTS.web),
 };

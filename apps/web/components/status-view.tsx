@@ -14,6 +14,19 @@ interface FleetNodeView {
   report?: { device?: string; engine?: string; memory?: { total_bytes?: number; free_bytes?: number } };
   device?: string;
   engine?: string;
+  memory?: { total_bytes?: number; free_bytes?: number };
+  address?: string;
+}
+
+interface FleetModelView {
+  model_id?: string;
+  servable?: boolean;
+  route?: { node_id: string; layer_start: number; layer_end: number }[] | null;
+}
+
+function fleetModels(fleet: unknown): FleetModelView[] {
+  const models = (fleet as { models?: unknown } | null)?.models;
+  return Array.isArray(models) ? (models as FleetModelView[]) : [];
 }
 
 function fleetNodes(fleet: unknown): FleetNodeView[] | null {
@@ -135,7 +148,7 @@ export function StatusView() {
                           .filter(Boolean)
                           .join(' · ') || '—'}
                       </td>
-                      <td className="num">{gib(node.report?.memory?.free_bytes)}</td>
+                      <td className="num">{gib((node.memory ?? node.report?.memory)?.free_bytes)}</td>
                       <td>
                         <code title={node.shard?.digest}>{shortKey(node.shard?.digest ?? '', 12)}</code>
                       </td>
@@ -148,6 +161,25 @@ export function StatusView() {
         ) : (
           <p className="card empty">{problem('fleet') ?? 'No node reported by the mesh.'}</p>
         )}
+        {fleetModels(status?.fleet).map((model) => (
+          <p key={model.model_id} className="route" data-testid="model-route">
+            <strong>{model.model_id}</strong>{' '}
+            {model.servable && model.route ? (
+              <>
+                is served by the pipeline{' '}
+                {model.route.map((stage, index) => (
+                  <span key={stage.node_id}>
+                    {index > 0 ? ' → ' : ''}
+                    <code className="chip">{stage.node_id}</code> (layers {stage.layer_start}–
+                    {stage.layer_end})
+                  </span>
+                ))}
+              </>
+            ) : (
+              <span className="pill pill-bad">not servable: no complete pipeline of healthy nodes</span>
+            )}
+          </p>
+        ))}
         {status?.fleet ? (
           <details>
             <summary>Raw fleet report</summary>

@@ -45,7 +45,7 @@ describe.skipIf(missing.length > 0)('full stack in Chromium', () => {
     mkdirSync(RESULTS, { recursive: true });
     dataDir = mkdtempSync(join(tmpdir(), 'cascadia-e2e-'));
     stack = await lib.startStack({
-      ports: { coordinator: 0, gateway: 0, web: 0 },
+      ports: { coordinator: 0, nodes: 0, gateway: 0, web: 0 },
       dataDir,
       log: (line: string) => console.log(`[stack] ${line}`),
       timeouts: { mesh: 8 * 60_000 },
