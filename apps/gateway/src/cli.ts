@@ -5,7 +5,6 @@
 import { parseArgs } from 'node:util';
 import { DEFAULT_DATABASE_URL } from './db/open.js';
 import { nanoToUsd, usdToNano } from './money.js';
-import { serve } from './server.js';
 import { type BudgetPeriod, type GatewayStore, openStore } from './store/index.js';
 import { keyView, ownerView, priceView, summaryView, usageRowView } from './views.js';
 
@@ -326,7 +325,8 @@ export async function main(argv: string[]): Promise<number> {
   }
   try {
     switch (command) {
-      case 'serve':
+      case 'serve': {
+        const { serve } = await import('./server.js');
         await serve({
           configPath: v.config,
           databaseUrl: v.database,
@@ -334,6 +334,7 @@ export async function main(argv: string[]): Promise<number> {
           port: number(v.port, 'port'),
         });
         return -1; // keeps running until a signal
+      }
       case 'keys':
         await keys(sub, rest, v);
         return 0;
