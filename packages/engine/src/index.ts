@@ -16,6 +16,16 @@ export {
   UnsupportedTensorTypeError,
   type WeightTensor,
 } from './model/index.js';
+export {
+  DEFAULT_MODEL,
+  DigestMismatchError,
+  defaultCacheDir,
+  PullError,
+  type PullOptions,
+  type PullProgress,
+  pullDefaultModel,
+  stderrProgress,
+} from './pull/index.js';
 export { ReferenceShard } from './reference/forward.js';
 export { loadShard, readShardManifest, verifyShardFiles } from './runtime/load.js';
 export {
@@ -35,6 +45,14 @@ export type {
   ShardRunner,
 } from './runtime/types.js';
 export { ShardInputError } from './runtime/types.js';
+export {
+  argmaxLogits,
+  createSampler,
+  type Sampler,
+  type SamplingParams,
+  SamplingParamsError,
+  StopSequenceMatcher,
+} from './sampling/index.js';
 export { defaultModelId, type ExportShardsOptions, exportShards } from './shard/export.js';
 export { buildShardGraph, ShardIO } from './shard/graph.js';
 export {
