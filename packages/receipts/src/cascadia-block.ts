@@ -10,10 +10,20 @@ export async function verifyCascadiaBlock(block: unknown, opts: VerifyOptions): 
   if (typeof block !== 'object' || block === null || Array.isArray(block)) {
     return { ok: false, reason: 'malformed', detail: 'cascadia block: expected an object' };
   }
-  const { receipt, node_ids: nodeIds } = block as { receipt?: unknown; node_ids?: unknown };
-  const result = await verifyMeshReceipt(receipt, opts);
-  if (!result.ok) return result;
-  return compareBlockNodeIds(nodeIds, result.receipt.node_ids) ?? result;
+  try {
+    const { receipt, node_ids: nodeIds } = block as { receipt?: unknown; node_ids?: unknown };
+    const result = await verifyMeshReceipt(receipt, opts);
+    if (!result.ok) return result;
+    return compareBlockNodeIds(nodeIds, result.receipt.node_ids) ?? result;
+  } catch (error) {
+    // Only hostile objects get here (e.g. a throwing getter); like verifyMeshReceipt, never throw.
+    const message = error instanceof Error ? error.message : String(error);
+    return {
+      ok: false,
+      reason: 'malformed',
+      detail: safeDetail(`cascadia block could not be read: ${message}`),
+    };
+  }
 }
 
 export function compareBlockNodeIds(

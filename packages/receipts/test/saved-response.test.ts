@@ -94,6 +94,18 @@ describe('verifyCascadiaBlock', () => {
       reason: 'malformed',
     });
     expect(await verifyCascadiaBlock('x', { keys: f.keys })).toMatchObject({ reason: 'malformed' });
+    const hostile = new Proxy(
+      {},
+      {
+        get() {
+          throw new Error('boom');
+        },
+      },
+    );
+    expect(await verifyCascadiaBlock(hostile, { keys: f.keys })).toMatchObject({
+      reason: 'malformed',
+      detail: 'cascadia block could not be read: boom',
+    });
   });
 });
 
