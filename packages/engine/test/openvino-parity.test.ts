@@ -6,8 +6,10 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadShard } from '../src/runtime/load.js';
 import type { ShardRunner } from '../src/runtime/types.js';
+import { exportShards } from '../src/shard/export.js';
 import { writeShards } from '../src/shard/write.js';
 import { randomModel, smallConfig } from './helpers/random-model.js';
+import { SMOLLM2_MISSING_REASON, smollm2Path } from './support/smollm2.js';
 
 const script = fileURLToPath(new URL('./openvino_parity.py', import.meta.url));
 const probe = spawnSync('python3', ['-c', 'import openvino, numpy; print(openvino.get_version())'], {
@@ -131,3 +133,61 @@ describe.skipIf(unavailable !== null)(
     });
   },
 );
+
+const smollm2 = smollm2Path();
+if (!smollm2 && !unavailable) console.warn(`OpenVINO parity on SmolLM2 skipped: ${SMOLLM2_MISSING_REASON}`);
+
+describe.skipIf(unavailable !== null || !smollm2)(
+  'SmolLM2-135M shards under OpenVINO match onnxruntime',
+  () => {
+    let dir: string;
+    const runners: ShardRunner[] = [];
+
+    beforeAll(async () => {
+      dir = await mkdtemp(join(tmpdir(), 'ov-smollm2-'));
+      await exportShards({ model: smollm2 as string, outDir: dir, shards: 2 });
+      for (const d of ['shard-0-of-2', 'shard-1-of-2']) {
+        runners.push(await loadShard(join(dir, d), { engine: 'onnxruntime' }));
+      }
+    }, 120_000);
+
+    afterAll(async () => {
+      for (const r of runners) await r.close();
+      await rm(dir, { recursive: true, force: true });
+    });
+
+    it('both exported shards give the same hidden states and logits (prefill + decode)', async () => {
+      const [first, second] = runners as [ShardRunner, ShardRunner];
+      const prompt = Int32Array.from([1, 504, 3458, 282, 4649, 314, 253, 14840]);
+      const tokenSteps: Step[] = [
+        { input: { tokens: prompt }, position: 0, length: prompt.length },
+        { input: { tokens: Int32Array.of(3102) }, position: prompt.length, length: 1 },
+      ];
+      const hiddenSteps: Step[] = [];
+      const ortHidden: Float32Array[] = [];
+      for (const step of tokenSteps) {
+        const h = await first.forward('s', step.input, step);
+        if (!('hidden' in h)) throw new Error('expected hidden states');
+        ortHidden.push(h.hidden);
+        hiddenSteps.push({ input: { hidden: h.hidden }, position: step.position, length: step.length });
+      }
+      const ovHidden = runOpenVino(join(dir, 'shard-0-of-2'), first, tokenSteps);
+      const ovLogits = runOpenVino(join(dir, 'shard-1-of-2'), second, hiddenSteps);
+      for (const [i, step] of hiddenSteps.entries()) {
+        // onnxruntime runs MatMulNBits with int8 activations (accuracy level 4), OpenVINO in float.
+        expect(relativeError(ovHidden[i] as Float32Array, ortHidden[i] as Float32Array)).toBeLessThan(5e-2);
+        const out = await second.forward('s', step.input, step);
+        if (!('logits' in out)) throw new Error('expected logits');
+        const ov = ovLogits[i] as Float32Array;
+        expect(relativeError(ov, out.logits)).toBeLessThan(5e-2);
+        expect(argmaxOf(ov)).toBe(argmaxOf(out.logits));
+      }
+    }, 120_000);
+  },
+);
+
+function argmaxOf(v: Float32Array): number {
+  let best = 0;
+  for (let i = 1; i < v.length; i++) if ((v[i] as number) > (v[best] as number)) best = i;
+  return best;
+}
