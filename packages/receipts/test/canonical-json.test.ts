@@ -146,4 +146,68 @@ describe('RFC 8785 canonical JSON', () => {
     expect(canonicalize({ at: new Date('2026-05-09T10:00:00Z') })).toBe('{"at":"2026-05-09T10:00:00.000Z"}');
     expect(canonicalize(Object.create(null))).toBe('{}');
   });
+
+  it('agrees with a sorted JSON.stringify on random data, and is idempotent', () => {
+    // Deterministic PRNG so a failure reproduces.
+    let state = 0x9e3779b9;
+    const random = () => {
+      state = (state * 1664525 + 1013904223) >>> 0;
+      return state / 2 ** 32;
+    };
+    const alphabet = [
+      'a',
+      'B',
+      '0',
+      ' ',
+      '"',
+      '\\',
+      '\n',
+      '\u0001',
+      '\u007f',
+      'é',
+      '€',
+      '\ud83d\ude00',
+      '\ufb33',
+      '/',
+    ];
+    const randomString = () =>
+      Array.from(
+        { length: Math.floor(random() * 6) },
+        () => alphabet[Math.floor(random() * alphabet.length)],
+      ).join('');
+    const randomNumber = () => {
+      const kind = Math.floor(random() * 4);
+      if (kind === 0) return Math.floor(random() * 2000) - 1000;
+      if (kind === 1) return (random() - 0.5) * 10 ** Math.floor(random() * 40 - 20);
+      if (kind === 2) return (random() - 0.5) * 1e300;
+      return random();
+    };
+    const randomValue = (depth: number): unknown => {
+      const kind = Math.floor(random() * (depth > 3 ? 4 : 6));
+      if (kind === 0) return null;
+      if (kind === 1) return random() < 0.5;
+      if (kind === 2) return randomNumber();
+      if (kind === 3) return randomString();
+      if (kind === 4) return Array.from({ length: Math.floor(random() * 4) }, () => randomValue(depth + 1));
+      return Object.fromEntries(
+        Array.from({ length: Math.floor(random() * 5) }, () => [randomString(), randomValue(depth + 1)]),
+      );
+    };
+    const sortedStringify = (value: unknown): string => {
+      if (Array.isArray(value)) return `[${value.map(sortedStringify).join(',')}]`;
+      if (value !== null && typeof value === 'object') {
+        const record = value as Record<string, unknown>;
+        // Default sort compares UTF-16 code units, which is what RFC 8785 asks for.
+        const keys = Object.keys(record).sort();
+        return `{${keys.map((k) => `${JSON.stringify(k)}:${sortedStringify(record[k])}`).join(',')}}`;
+      }
+      return JSON.stringify(value);
+    };
+    for (let i = 0; i < 500; i++) {
+      const value = randomValue(0);
+      const canonical = canonicalize(value);
+      expect(canonical).toBe(sortedStringify(value));
+      expect(canonicalize(JSON.parse(canonical))).toBe(canonical);
+    }
+  });
 });
