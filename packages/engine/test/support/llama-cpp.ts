@@ -31,20 +31,18 @@ export async function llamaCppUnavailableReason(): Promise<string | undefined> {
   }
 }
 
-export interface GreedyReference {
-  /** The greedy continuation (argmax of llama.cpp's logits at each step). */
-  tokens: number[];
-  /** llama.cpp's raw logits before each generated token: the top TOP_LOGITS filled in, the rest -Infinity. */
-  logits: Float32Array[];
-}
-
 export interface LlamaCppReference {
   readonly model: LlamaModel;
   /** llama.cpp's tokenization (no BOS/EOS added; `special` parses control tokens written in the text). */
   tokenize(text: string, special?: boolean): number[];
   detokenize(ids: readonly number[], special?: boolean): string;
-  /** Greedy continuation of `prompt` for `count` tokens, with the logits of every step. */
-  greedy(prompt: readonly number[], count: number): Promise<GreedyReference>;
+  /** Greedy continuation of `prompt` for `count` tokens (llama.cpp's own greedy sampler, no penalties). */
+  greedy(prompt: readonly number[], count: number): Promise<number[]>;
+  /**
+   * llama.cpp's raw logits for the token after `tokens`: the top TOP_LOGITS filled in, the rest -Infinity
+   * (fetching the whole vocabulary costs about a second per call).
+   */
+  logitsAfter(tokens: readonly number[]): Promise<Float32Array>;
   close(): Promise<void>;
 }
 
@@ -62,12 +60,6 @@ function vocabSizeOf(model: LlamaModel): number {
   return typeof n === 'number' && n > 0 ? n : 1 << 17;
 }
 
-function argmax(v: Float32Array): number {
-  let best = 0;
-  for (let i = 1; i < v.length; i++) if (v[i]! > v[best]!) best = i;
-  return best;
-}
-
 export async function openLlamaCpp(
   ggufPath: string,
   opts: { vocabOnly?: boolean; threads?: number; contextSize?: number } = {},
@@ -79,42 +71,44 @@ export async function openLlamaCpp(
     vocabOnly: opts.vocabOnly ?? false,
   });
   let context: LlamaContext | undefined;
+  const contextOf = async () => {
+    context ??= await model.createContext({
+      contextSize: opts.contextSize ?? 512,
+      threads: opts.threads ?? Math.max(1, Math.min(2, availableParallelism())),
+      sequences: 1,
+    });
+    return context;
+  };
   return {
     model,
     tokenize: (text, special = true) => [...model.tokenize(text, special)],
     detokenize: (ids, special = true) => model.detokenize([...ids] as never, special),
     async greedy(prompt, count) {
-      context ??= await model.createContext({
-        contextSize: opts.contextSize ?? 512,
-        threads: opts.threads ?? Math.max(1, Math.min(2, availableParallelism())),
-        sequences: 1,
-      });
-      const sequence = context.getSequence();
-      const vocabSize = vocabSizeOf(model);
+      const sequence = (await contextOf()).getSequence();
       try {
         const tokens: number[] = [];
-        const logits: Float32Array[] = [];
-        let input: number[] = [...prompt];
-        for (let step = 0; step < count; step++) {
-          const last = input.length - 1;
-          const items = input.map((t, i) =>
-            i === last
-              ? ([
-                  t,
-                  { generateNext: { logits: { filter: { tokens: [], includeTop: TOP_LOGITS } } } },
-                ] as const)
-              : t,
-          ) as Parameters<typeof sequence.controlledEvaluate>[0];
-          const out = await sequence.controlledEvaluate(items as never);
-          const map = out[last]?.next.logits;
-          if (!map) throw new Error('llama.cpp returned no logits');
-          const v = toVector(map, vocabSize);
-          const next = argmax(v);
-          logits.push(v);
-          tokens.push(next);
-          input = [next];
+        for await (const t of sequence.evaluate([...prompt] as never, { temperature: 0 })) {
+          tokens.push(t as number);
+          if (tokens.length >= count) break;
         }
-        return { tokens, logits };
+        return tokens;
+      } finally {
+        sequence.dispose();
+      }
+    },
+    async logitsAfter(tokens) {
+      const sequence = (await contextOf()).getSequence();
+      try {
+        const last = tokens.length - 1;
+        const items = tokens.map((t, i) =>
+          i === last
+            ? [t, { generateNext: { logits: { filter: { tokens: [], includeTop: TOP_LOGITS } } } }]
+            : t,
+        );
+        const out = await sequence.controlledEvaluate(items as never);
+        const map = out[last]?.next.logits;
+        if (!map) throw new Error('llama.cpp returned no logits');
+        return toVector(map, vocabSizeOf(model));
       } finally {
         sequence.dispose();
       }
