@@ -167,6 +167,19 @@ describe('tiny models written as GGUF and as a Hugging Face folder', () => {
     expect(gg.tokenizer.merges).toEqual(hf.tokenizer.merges);
   });
 
+  it('a Qwen2-style GGUF (qwen2.* metadata, biases, rows not permuted) reads back like its Hugging Face folder', async () => {
+    const { createTinyModel, createTinyGguf } = await import('../src/model/index.js');
+    await createTinyModel(join(dir, 'hf-qwen2'), { seed: 11, attentionBias: true });
+    await createTinyGguf(join(dir, 'tiny-qwen2.gguf'), { seed: 11, attentionBias: true, quant: 'f32' });
+    const hf = await openModel(join(dir, 'hf-qwen2'));
+    const gg = await openModel(join(dir, 'tiny-qwen2.gguf'));
+    expect(gg.config).toEqual(hf.config);
+    expect(gg.config).toMatchObject({ architecture: 'qwen2', attentionBias: true });
+    for (const name of ['model.layers.0.self_attn.q_proj.weight', 'model.layers.1.self_attn.k_proj.bias']) {
+      expect(dequantize(gg.tensors.get(name)!), name).toEqual(dequantize(hf.tensors.get(name)!));
+    }
+  });
+
   for (const quant of ['q4_0', 'q4_1', 'q8_0'] as const) {
     it(`${quant} GGUF dequantizes close to the f32 weights, and 4-bit blocks are exact`, async () => {
       const { createTinyModel, createTinyGguf } = await import('../src/model/index.js');

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -67,6 +67,27 @@ describe('tokenizer file (tokenizer.json with a cascadia extension)', () => {
     const tok = createTokenizer(back);
     expect(tok.encode('the cat')[0]).toBe(1); // BOS, as the model asks
     expect(tok.decode(tok.encode('the cat'), { skipSpecial: true })).toBe('the cat');
+  });
+
+  it('reads a plain Hugging Face SentencePiece-style tokenizer.json (Llama 2: merges, byte fallback, prefix space)', () => {
+    const spec = spmVocabFrom(generateTinyModel({ vocab: 600 }).tokenizer);
+    const tj = tokenizerJson(spec);
+    delete tj.cascadia;
+    const folder = join(dir, 'llama2-style');
+    mkdirSync(folder, { recursive: true });
+    writeFileSync(join(folder, 'tokenizer.json'), JSON.stringify(tj));
+    writeFileSync(
+      join(folder, 'tokenizer_config.json'),
+      JSON.stringify({ bos_token: '<s>', eos_token: '</s>' }),
+    );
+    const plain = loadTokenizer(folder);
+    const exact = createTokenizer(spec);
+    expect(plain.spec.kind).toBe('spm');
+    expect(plain.spec.addBos).toBe(true);
+    expect(plain.spec.addSpacePrefix).toBe(true);
+    expect(plain.eosTokenIds).toEqual([2]);
+    for (const text of TOKENIZER_CORPUS)
+      expect(plain.encode(text), JSON.stringify(text)).toEqual(exact.encode(text));
   });
 
   it('reads a plain Hugging Face tokenizer.json with Llama 3 style rules (Split regex with (?i:), ignore_merges, BOS template)', () => {
