@@ -45,6 +45,7 @@ export {
   type CascadiaBlock,
   CascadiaBlockSchema,
   describeSchemaError,
+  MAX_STAGES,
   type MeshReceipt,
   type MeshReceiptBody,
   MeshReceiptBodySchema,

@@ -11,6 +11,12 @@ import { PUBLIC_KEY_BYTES, SIGNATURE_BYTES } from './keys.js';
 
 export const RECEIPT_VERSION = 1;
 
+/**
+ * Upper bound on pipeline stages. Far above any real pipeline (one layer per stage of an 80-layer
+ * model is 80), and it bounds what a verifier in a browser tab can be made to compute.
+ */
+export const MAX_STAGES = 256;
+
 /** Lowercase hex SHA-256. */
 export const Sha256HexSchema = z
   .string()
@@ -89,8 +95,14 @@ const meshReceiptBodyShape = {
   output_digest: Sha256HexSchema,
   usage: UsageSchema,
   /** The pipeline, in order: equal to `stages[i].statement.node_id`. */
-  node_ids: z.array(IdentifierSchema).min(1, { error: 'a receipt names at least one node' }),
-  stages: z.array(SignedStageSchema).min(1, { error: 'a receipt has at least one stage' }),
+  node_ids: z
+    .array(IdentifierSchema)
+    .min(1, { error: 'a receipt names at least one node' })
+    .max(MAX_STAGES, { error: `a receipt names at most ${MAX_STAGES} nodes` }),
+  stages: z
+    .array(SignedStageSchema)
+    .min(1, { error: 'a receipt has at least one stage' })
+    .max(MAX_STAGES, { error: `a receipt has at most ${MAX_STAGES} stages` }),
 };
 
 /** Everything the coordinator signs: a MeshReceipt without its `signature`. */

@@ -110,6 +110,11 @@ describe('malformed input never throws and says what is wrong', () => {
       ['node_ids', [], /^receipt\.node_ids: a receipt names at least one node/],
       ['stages', [], /^receipt\.stages: a receipt has at least one stage/],
       [
+        'stages',
+        Array.from({ length: 257 }, () => f.receipt.stages[0]),
+        /^receipt\.stages: a receipt has at most 256 stages/,
+      ],
+      [
         'usage',
         { prompt_tokens: 1.5, completion_tokens: 0, total_tokens: 1.5 },
         /^receipt\.usage\.prompt_tokens: /,
