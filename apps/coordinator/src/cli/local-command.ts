@@ -47,6 +47,13 @@ export async function ensureShards(model: string, n: number, modelId = DEFAULT_M
   return dirs;
 }
 
+/** The default model's GGUF: $SMOLLM2_GGUF, else the engine's pull (cached after the first time). */
+export async function resolveDefaultModel(): Promise<string> {
+  if (process.env.SMOLLM2_GGUF) return process.env.SMOLLM2_GGUF;
+  const e = await engine();
+  return e.pullDefaultModel();
+}
+
 async function waitServable(
   url: string,
   modelId: string,
@@ -80,8 +87,7 @@ export async function localCommand(argv: string[]): Promise<void> {
   const n = Number(values.nodes);
   if (!Number.isInteger(n) || n < 1) throw new Error('--nodes must be a positive integer');
   const log = (msg: string) => process.stderr.write(`[cascadia local] ${msg}\n`);
-  const e = await engine();
-  const gguf = process.env.SMOLLM2_GGUF ?? (await e.pullDefaultModel());
+  const gguf = await resolveDefaultModel();
   log(`model ${path.basename(gguf)}; exporting ${n} shard(s) into the cache if needed`);
   const shardDirs = await ensureShards(gguf, n);
 

@@ -177,6 +177,11 @@ export class Fleet {
     return [...models].filter((m) => this.route(m) !== null).sort();
   }
 
+  /** True when some registered node (healthy or not) holds layers of the model. */
+  knowsModel(modelId: string): boolean {
+    return [...this.nodes.values()].some((n) => n.shard.model_id === modelId);
+  }
+
   healthyNodesFor(modelId: string): FleetNode[] {
     return [...this.nodes.values()].filter(
       (n) => n.shard.model_id === modelId && this.health(n) === 'healthy',

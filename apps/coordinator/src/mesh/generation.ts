@@ -4,7 +4,7 @@
  * incrementally (holding back partial UTF-8 and possible stop-sequence prefixes), and on a lost
  * node replay the whole prefix through a replacement route (Petals-style recovery).
  */
-import type { Sampler, Tokenizer } from './engine-binding.js';
+import type { SamplingParams, Tokenizer } from './engine-binding.js';
 import { MeshError } from './errors.js';
 import type { Fleet, FleetNode } from './fleet.js';
 import type { CoordinatorIdentity } from './node-link.js';
@@ -20,7 +20,8 @@ export interface GenerateRequest {
   promptTokens: number[];
   maxTokens: number;
   stop: string[];
-  sampler: Sampler;
+  /** sampling parameters (the last stage samples); `seed` is required: draws are seeded per step */
+  sampling: Omit<SamplingParams, 'seed'> & { seed: number };
   tokenizer: Tokenizer;
   signal?: AbortSignal;
   onText?: (delta: string) => void;
@@ -57,7 +58,6 @@ export class Generator {
     const maxReplays = this.opts.maxReplays ?? 2;
     let replays = 0;
     let finishReason: 'stop' | 'length' | null = null;
-    let pending: number | null = null;
     let firstTokenSeen = false;
 
     for (;;) {
@@ -72,21 +72,14 @@ export class Generator {
       const onAbort = () => session.abandon();
       req.signal?.addEventListener('abort', onAbort, { once: true });
       try {
-        await session.open();
-        // Replay: the prefix is the prompt plus every token already sampled (a pending token that
-        // was sampled but not yet run is fed with the next step).
+        await session.open({ ...req.sampling, generated: [...generated] });
+        // On a replacement route the prefix is the prompt plus every token accepted so far; the
+        // last stage continues sampling at step `generated.length` with the same seed.
         const prefix = [...req.promptTokens, ...generated];
-        if (pending !== null) prefix.pop();
-        let logits = await this.prefill(session, prefix);
+        let token = await this.prefill(session, prefix);
         let position = prefix.length;
-        if (pending !== null) {
-          logits = await session.forward(Int32Array.of(pending), position);
-          position++;
-          pending = null;
-        }
-        while (finishReason === null) {
+        for (;;) {
           if (req.signal?.aborted) throw new MeshError('aborted', 'client went away');
-          const token = req.sampler.sample(logits, generated);
           if (!firstTokenSeen) {
             firstTokenSeen = true;
             req.onFirstToken?.();
@@ -104,9 +97,7 @@ export class Generator {
             finishReason = 'length';
             break;
           }
-          pending = token;
-          logits = await session.forward(Int32Array.of(token), position);
-          pending = null;
+          token = await session.forward(Int32Array.of(token), position);
           position++;
         }
         stream.flush(generated);
@@ -122,8 +113,9 @@ export class Generator {
       } catch (error) {
         session.abandon();
         const mesh = error instanceof MeshError ? error : new MeshError('internal', (error as Error).message);
-        if (mesh.code === 'aborted' || mesh.code === 'abandoned' || req.signal?.aborted)
+        if (mesh.code === 'aborted' || mesh.code === 'abandoned' || req.signal?.aborted) {
           throw new MeshError('aborted', 'client went away');
+        }
         if (!mesh.nodeId || replays >= maxReplays) throw mesh;
         this.opts.fleet.markUnreachable(mesh.nodeId);
         excluded.add(mesh.nodeId);
@@ -139,14 +131,14 @@ export class Generator {
     }
   }
 
-  private async prefill(session: PipelineSession, tokens: number[]): Promise<Float32Array> {
-    let logits: Float32Array | null = null;
-    for (let start = 0; start < tokens.length; start += PREFILL_CHUNK) {
-      const chunk = Int32Array.from(tokens.slice(start, start + PREFILL_CHUNK));
-      logits = await session.forward(chunk, start);
+  /** Sends the prefix in chunks (only the last one waits) and returns the first sampled token. */
+  private async prefill(session: PipelineSession, tokens: number[]): Promise<number> {
+    if (tokens.length === 0) throw new MeshError('empty_prompt', 'the prompt has no tokens');
+    let start = 0;
+    for (; start + PREFILL_CHUNK < tokens.length; start += PREFILL_CHUNK) {
+      await session.feed(Int32Array.from(tokens.slice(start, start + PREFILL_CHUNK)), start);
     }
-    if (!logits) throw new MeshError('empty_prompt', 'the prompt has no tokens');
-    return logits;
+    return session.forward(Int32Array.from(tokens.slice(start)), start);
   }
 }
 

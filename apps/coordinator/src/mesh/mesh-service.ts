@@ -3,6 +3,7 @@
  * session admission, and the signed MeshReceipt for every completed request.
  */
 
+import { randomInt } from 'node:crypto';
 import {
   computeOutputDigest,
   computeRequestDigest,
@@ -10,7 +11,7 @@ import {
   type ReceiptUsage,
   signMeshReceipt,
 } from '@cascadia/receipts';
-import { engine, type SamplingParams, type Tokenizer } from './engine-binding.js';
+import type { SamplingParams, Tokenizer } from './engine-binding.js';
 import { MeshError } from './errors.js';
 import { Fleet } from './fleet.js';
 import { type GenerateResult, Generator } from './generation.js';
@@ -114,15 +115,16 @@ export class MeshService {
   }
 
   async complete(job: CompletionJob): Promise<CompletionOutcome> {
-    const e = await engine();
-    const sampler = e.createSampler(job.sampling);
+    const { seed, ...params } = job.sampling;
     const result = await this.generator.generate({
       requestId: job.requestId,
       modelId: job.modelId,
       promptTokens: job.promptTokens,
       maxTokens: job.maxTokens,
       stop: job.stop,
-      sampler,
+      // Without a seed the request gets a random one: still one seed for all steps, so a replay
+      // onto a replacement node continues the same draws.
+      sampling: { ...params, seed: seed ?? randomInt(0, 2 ** 32) },
       tokenizer: job.tokenizer,
       ...(job.signal ? { signal: job.signal } : {}),
       ...(job.onText ? { onText: job.onText } : {}),

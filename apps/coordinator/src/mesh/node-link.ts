@@ -90,7 +90,7 @@ export class NodeLink {
     return pending;
   }
 
-  async send(header: Partial<FrameHeader> & { type: FrameType }, payload?: Uint8Array): Promise<void> {
+  async send(header: Partial<FrameHeader> & { type: FrameType }, payload?: ArrayBufferView): Promise<void> {
     let conn: FramedConnection;
     try {
       conn = await this.connection();

@@ -1,21 +1,22 @@
 /**
  * One request's path through the pipeline: opens a session on every stage, feeds tokens to the
- * first stage, awaits logits from the last one, and closes with every stage's signed statement.
+ * first stage, awaits the token the last one samples, and closes with every stage's signed statement.
  * Every wait has a deadline, and a lost node or a node's Error frame fails the wait at once, so a
  * request never hangs on a dead hop.
  */
 import { issueTicket } from '../auth/tickets.js';
 import {
+  FLAG_SAMPLE,
   type Frame,
   FrameType,
   newSessionId,
   PayloadKind,
   parseJsonPayload,
-  payloadF32,
+  payloadI32,
 } from '../protocol/frames.js';
 import { MeshError } from './errors.js';
 import type { CoordinatorIdentity, NodeLink } from './node-link.js';
-import type { NextHop, OpenSession, SignedStage } from './types.js';
+import type { NextHop, OpenSession, SessionSampling, SignedStage } from './types.js';
 
 export interface RouteStage {
   link: NodeLink;
@@ -66,7 +67,8 @@ export class PipelineSession {
     onLost: (_nodeId: string, error: Error) => this.fail(error as MeshError),
   };
 
-  async open(): Promise<void> {
+  /** Opens the session on every stage; `sampling` goes to the last one. */
+  async open(sampling: SessionSampling): Promise<void> {
     for (const stage of this.stages) stage.link.attach(this.session, this.listener);
     const acks = this.stages.map((stage, i) => {
       const nextStage = this.stages[i + 1];
@@ -93,7 +95,12 @@ export class PipelineSession {
           ),
         };
       }
-      const open: OpenSession = { request_id: this.requestId, upstream, next };
+      const open: OpenSession = {
+        request_id: this.requestId,
+        upstream,
+        next,
+        sampling: nextStage ? null : sampling,
+      };
       const ack = this.expect(stage.link.target.nodeId, FrameType.Opened, 0, this.timeouts.controlMs);
       const body = Buffer.from(JSON.stringify(open), 'utf8');
       return stage.link
@@ -104,12 +111,13 @@ export class PipelineSession {
     this.opened = true;
   }
 
-  /** Runs `tokens` at absolute `position` through the pipeline; resolves with the last position's logits. */
-  async forward(tokens: Int32Array, position: number): Promise<Float32Array> {
+  /**
+   * Feeds `tokens` at absolute `position` to the first stage without waiting (prefill chunks whose
+   * logits are not needed): FIFO order on every stage keeps them ahead of the next step.
+   */
+  async feed(tokens: Int32Array, position: number): Promise<void> {
     if (this.failure) throw this.failure;
     const step = ++this.step;
-    const last = this.stages[this.stages.length - 1]!;
-    const logits = this.expect(last.link.target.nodeId, FrameType.Logits, step, this.timeouts.stepMs);
     await this.stages[0]!.link.send(
       {
         type: FrameType.Forward,
@@ -119,12 +127,33 @@ export class PipelineSession {
         position,
         count: tokens.length,
       },
-      new Uint8Array(tokens.buffer, tokens.byteOffset, tokens.byteLength),
+      tokens,
     );
-    const frame = await logits;
-    if (frame.kind !== PayloadKind.LogitsF32)
-      throw new MeshError('bad_frame', 'last stage sent a non-logits payload');
-    return payloadF32(frame);
+  }
+
+  /** Runs `tokens` at `position` through the pipeline; resolves with the token the last stage sampled. */
+  async forward(tokens: Int32Array, position: number): Promise<number> {
+    if (this.failure) throw this.failure;
+    const step = ++this.step;
+    const last = this.stages[this.stages.length - 1]!;
+    const reply = this.expect(last.link.target.nodeId, FrameType.Token, step, this.timeouts.stepMs);
+    await this.stages[0]!.link.send(
+      {
+        type: FrameType.Forward,
+        kind: PayloadKind.TokensI32,
+        flags: FLAG_SAMPLE,
+        session: this.session,
+        step,
+        position,
+        count: tokens.length,
+      },
+      tokens,
+    );
+    const frame = await reply;
+    const token = frame.kind === PayloadKind.TokensI32 ? payloadI32(frame)[0] : undefined;
+    if (token === undefined)
+      throw new MeshError('bad_frame', 'last stage sent a Token frame without a token');
+    return token;
   }
 
   /** Ends the session on every stage; resolves with their signed stage statements in pipeline order. */

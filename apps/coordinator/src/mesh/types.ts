@@ -77,8 +77,25 @@ export interface OpenSession {
   request_id: string;
   /** client id allowed to send Forward frames for the session */
   upstream: string;
-  /** next stage, or null for the last stage (which returns logits to the coordinator) */
+  /** next stage, or null for the last stage (which samples and returns tokens to the coordinator) */
   next: NextHop | null;
+  /** for the last stage: how to sample */
+  sampling: SessionSampling | null;
+}
+
+/**
+ * Sampling runs on the last stage. Each step's draw is seeded from (seed, step index), so a
+ * replacement node given the same seed and the tokens generated so far continues exactly.
+ */
+export interface SessionSampling {
+  temperature?: number;
+  top_p?: number;
+  top_k?: number;
+  frequency_penalty?: number;
+  presence_penalty?: number;
+  seed: number;
+  /** tokens already generated (replay after a lost node), for penalties and the step index */
+  generated: number[];
 }
 
 export interface NextHop {

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { signStage } from '@cascadia/receipts';
 import { loadOrCreateKeyFile } from '@cascadia/receipts/node';
 import { nodeIdOf } from '../auth/identity.js';
-import { engine } from '../mesh/engine-binding.js';
+import { engine, type Sampler, type SamplingParams } from '../mesh/engine-binding.js';
 import { type StageRunner, shardInfoOf } from '../mesh/types.js';
 import { NodeAgent } from './agent.js';
 import { StageServer } from './stage-server.js';
@@ -19,6 +19,8 @@ export interface RunNodeOptions {
   shardDir?: string;
   /** an already-loaded runner (tests) */
   runner?: StageRunner;
+  /** sampler factory; defaults to the engine's createSampler */
+  createSampler?: (params: SamplingParams) => Sampler;
   keyFile: string;
   host?: string;
   port?: number;
@@ -45,9 +47,9 @@ export async function runNode(opts: RunNodeOptions): Promise<RunningNode> {
   const keys = await loadOrCreateKeyFile(opts.keyFile);
   const nodeId = nodeIdOf(keys.publicKey);
   let runner = opts.runner;
+  const e = await engine();
   if (!runner) {
     if (!opts.shardDir) throw new Error('a shard directory is required');
-    const e = await engine();
     runner = await e.loadShard(opts.shardDir, {
       engine: opts.engine ?? 'auto',
       ...(opts.device ? { device: opts.device } : {}),
@@ -63,6 +65,7 @@ export async function runNode(opts: RunNodeOptions): Promise<RunningNode> {
     publicKey: keys.publicKey,
     privateKey: keys.privateKey,
     signStage: (statement) => signStage(statement, keys.privateKey),
+    createSampler: opts.createSampler ?? ((params) => e.createSampler(params)),
     coordinator: () => agent?.coordinator ?? null,
     maxSessions: opts.maxSessions ?? 64,
     ...(opts.log ? { log: opts.log } : {}),

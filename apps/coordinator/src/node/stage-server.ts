@@ -6,7 +6,16 @@
  */
 import { createHash, type Hash } from 'node:crypto';
 import net from 'node:net';
-import type { NextHop, OpenSession, SignedStage, StageRunner, StageStatement } from '../mesh/types.js';
+import type { Sampler, SamplingParams } from '../mesh/engine-binding.js';
+import { stepSeed } from '../mesh/step-seed.js';
+import type {
+  NextHop,
+  OpenSession,
+  SessionSampling,
+  SignedStage,
+  StageRunner,
+  StageStatement,
+} from '../mesh/types.js';
 import {
   acceptConnection,
   FramedConnection,
@@ -14,6 +23,7 @@ import {
   type ServerIdentity,
 } from '../protocol/connection.js';
 import {
+  FLAG_SAMPLE,
   type Frame,
   FrameType,
   PayloadKind,
@@ -31,6 +41,8 @@ export interface StageServerOptions {
   privateKey: string;
   /** signs a stage statement with the node key (the receipts package's signStage) */
   signStage: (statement: StageStatement) => Promise<SignedStage>;
+  /** the engine's createSampler (used by the last stage) */
+  createSampler: (params: SamplingParams) => Sampler;
   /** current coordinator id and key (null until joined) */
   coordinator: () => { id: string; publicKey: string } | null;
   maxSessions?: number;
@@ -46,6 +58,7 @@ interface StageSession {
   requestId: string;
   upstream: string;
   next: NextHop | null;
+  sampling: SessionSampling | null;
   control: FramedConnection;
   inputHash: Hash;
   outputHash: Hash;
@@ -207,9 +220,19 @@ export class StageServer {
       return;
     }
     if (existing) this.opts.runner.dropSession(key);
-    if (this.opts.runner.manifest.hasLmHead !== (open.next === null)) {
-      this.sendError(peer.conn, frame.session, frame.step, 'bad_route', 'next hop does not match this stage');
+    const last = this.opts.runner.manifest.hasLmHead;
+    if (last !== (open.next === null) || last !== (open.sampling != null)) {
+      this.sendError(
+        peer.conn,
+        frame.session,
+        frame.step,
+        'bad_route',
+        'next hop or sampling does not match this stage',
+      );
       return;
+    }
+    if (open.sampling && (!Number.isInteger(open.sampling.seed) || !Array.isArray(open.sampling.generated))) {
+      throw new ProtocolError('bad_payload', 'sampling needs an integer seed and the generated tokens');
     }
     this.sessions.set(key, {
       key,
@@ -217,6 +240,7 @@ export class StageServer {
       requestId: open.request_id,
       upstream: open.upstream,
       next: open.next,
+      sampling: open.sampling ?? null,
       control: peer.conn,
       inputHash: createHash('sha256'),
       outputHash: createHash('sha256'),
@@ -278,6 +302,7 @@ export class StageServer {
     const step = frame.step;
     const position = frame.position;
     const count = frame.count;
+    const flags = frame.flags;
     const run = async () => {
       if (!this.sessions.has(key)) return;
       let out: Awaited<ReturnType<StageRunner['forward']>>;
@@ -290,10 +315,32 @@ export class StageServer {
       this.stats.forwards++;
       s.positions += count;
       if ('logits' in out) {
-        s.outputHash.update(new Uint8Array(out.logits.buffer, out.logits.byteOffset, out.logits.byteLength));
+        // Intermediate prefill chunks only fill the KV cache; the flagged step is sampled here so
+        // that only a 4-byte token, never the vocabulary-sized logits, leaves the node.
+        if (!(flags & FLAG_SAMPLE) || !s.sampling) return;
+        let token: number;
+        try {
+          const { seed, generated, ...params } = s.sampling;
+          token = this.opts
+            .createSampler({ ...params, seed: stepSeed(seed, generated.length) })
+            .sample(out.logits, generated);
+        } catch (error) {
+          this.sendError(s.control, s.session, step, 'sample_failed', (error as Error).message);
+          return;
+        }
+        s.sampling.generated.push(token);
+        const bytes = Int32Array.of(token);
+        s.outputHash.update(new Uint8Array(bytes.buffer));
         s.control.send(
-          { type: FrameType.Logits, kind: PayloadKind.LogitsF32, session: s.session, step, position, count },
-          out.logits,
+          {
+            type: FrameType.Token,
+            kind: PayloadKind.TokensI32,
+            session: s.session,
+            step,
+            position,
+            count: 1,
+          },
+          bytes,
         );
         return;
       }
@@ -313,7 +360,15 @@ export class StageServer {
       try {
         const down = await this.downstreamConnection(next);
         down.send(
-          { type: FrameType.Forward, kind: PayloadKind.HiddenF32, session: s.session, step, position, count },
+          {
+            type: FrameType.Forward,
+            kind: PayloadKind.HiddenF32,
+            flags,
+            session: s.session,
+            step,
+            position,
+            count,
+          },
           bytes,
         );
       } catch (error) {

@@ -29,8 +29,8 @@ export enum FrameType {
   Opened = 0x11,
   /** upstream → node: tokens (i32) or hidden states (f32), `count` positions from `position` */
   Forward = 0x20,
-  /** last node → coordinator: logits of the last position (f32) */
-  Logits = 0x21,
+  /** last node → coordinator: the token it sampled from the last position's logits (one i32) */
+  Token = 0x22,
   /** coordinator → node: end the session, reply with Stage */
   Close = 0x30,
   /** node → coordinator: JSON SignedStage for the session */
@@ -46,8 +46,11 @@ export enum PayloadKind {
   Json = 1,
   TokensI32 = 2,
   HiddenF32 = 3,
-  LogitsF32 = 4,
 }
+
+/** Header flag bits (u16 at offset 6). */
+export const FLAG_SAMPLE = 0x0001;
+const KNOWN_FLAGS = FLAG_SAMPLE;
 
 const KNOWN_TYPES = new Set<number>(
   Object.values(FrameType).filter((v): v is number => typeof v === 'number'),
@@ -56,6 +59,8 @@ const KNOWN_TYPES = new Set<number>(
 export interface FrameHeader {
   type: FrameType;
   kind: PayloadKind;
+  /** FLAG_SAMPLE on a Forward: the last stage samples a token from this step's last position */
+  flags: number;
   /** 16 raw bytes; all zero for connection-level frames. */
   session: Buffer;
   step: number;
@@ -99,7 +104,7 @@ export function encodeFrame(
   head.writeUInt32LE(HEADER_BYTES + body.length, 0);
   head.writeUInt8(header.type, 4);
   head.writeUInt8(header.kind ?? (body.length ? PayloadKind.Json : PayloadKind.None), 5);
-  head.writeUInt16LE(0, 6);
+  head.writeUInt16LE(header.flags ?? 0, 6);
   const session = header.session ?? NO_SESSION;
   if (session.length !== SESSION_ID_BYTES)
     throw new ProtocolError('bad_header', 'session id must be 16 bytes');
@@ -204,11 +209,14 @@ function decodeBody(body: Buffer): Frame {
   if (!KNOWN_TYPES.has(type))
     throw new ProtocolError('unknown_type', `unknown frame type 0x${type.toString(16)}`);
   const kind = body.readUInt8(1);
-  if (kind > PayloadKind.LogitsF32) throw new ProtocolError('bad_header', `unknown payload kind ${kind}`);
-  if (body.readUInt16LE(2) !== 0) throw new ProtocolError('bad_header', 'reserved header bits are set');
+  if (kind > PayloadKind.HiddenF32) throw new ProtocolError('bad_header', `unknown payload kind ${kind}`);
+  const flags = body.readUInt16LE(2);
+  if ((flags & ~KNOWN_FLAGS) !== 0)
+    throw new ProtocolError('bad_header', `unknown header flags 0x${flags.toString(16)}`);
   return {
     type: type as FrameType,
     kind: kind as PayloadKind,
+    flags,
     session: body.subarray(4, 4 + SESSION_ID_BYTES),
     step: body.readUInt32LE(20),
     position: body.readUInt32LE(24),

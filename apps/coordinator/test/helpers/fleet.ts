@@ -9,6 +9,13 @@ import {
   startCoordinator,
 } from '../../src/server.js';
 
+/** Greedy choice for the stand-in runner (real shards use the engine's sampler). */
+export function argmax(logits: Float32Array): number {
+  let best = 0;
+  for (let i = 1; i < logits.length; i++) if (logits[i]! > logits[best]!) best = i;
+  return best;
+}
+
 export const JOIN_TOKEN = 'test-join-token-0123456789';
 
 export interface TestFleet {
@@ -40,7 +47,9 @@ export async function startTestFleet(opts: CoordinatorServerOptions = {}): Promi
       const node = await runNode({
         coordinatorUrl: coordinator.url,
         joinToken: nodeOpts.joinToken ?? JOIN_TOKEN,
-        ...(typeof source === 'string' ? { shardDir: source, threads: 1 } : { runner: source }),
+        ...(typeof source === 'string'
+          ? { shardDir: source, threads: 1 }
+          : { runner: source, createSampler: () => ({ sample: argmax }) }),
         keyFile: path.join(dir, `${name}.key`),
         host: '127.0.0.1',
         port: 0,
