@@ -52,8 +52,8 @@ def main() -> int:
         for layer in req["layers"]:
             new_key = np.asarray(result[compiled.output(f"new_key_{layer}")])
             new_value = np.asarray(result[compiled.output(f"new_value_{layer}")])
-            keys[layer][0, :, 0, position : position + steps, :] = new_key[0]
-            values[layer][0, :, 0, position : position + steps, :] = new_value[0]
+            keys[layer][0, :, 0, position : position + steps, :] = new_key[0, :, 0]
+            values[layer][0, :, 0, position : position + steps, :] = new_value[0, :, 0]
         main_output = result[compiled.output(req["main_output"])]
         outputs.append(np.asarray(main_output, dtype=np.float32).reshape(-1).tolist())
     json.dump({"outputs": outputs, "version": ov.get_version()}, sys.stdout)

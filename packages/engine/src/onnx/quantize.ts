@@ -205,3 +205,32 @@ export function concatLinears(parts: PackedLinear[]): PackedLinear {
   }
   return out;
 }
+
+/** Rows [start, start + count) of a packed linear (output features). */
+export function sliceRows(p: PackedLinear, start: number, count: number): PackedLinear {
+  const kBlocks = p.k / p.blockSize;
+  const rowBytes = (p.k * p.bits) / 8;
+  const out: PackedLinear = {
+    n: count,
+    k: p.k,
+    bits: p.bits,
+    blockSize: p.blockSize,
+    quants: p.quants.slice(start * rowBytes, (start + count) * rowBytes),
+    scales: p.scales.slice(start * kBlocks, (start + count) * kBlocks),
+  };
+  if (p.blockOffsets) {
+    const offsets = new Float32Array(kBlocks * count);
+    for (let b = 0; b < kBlocks; b++) {
+      offsets.set(p.blockOffsets.subarray(b * p.n + start, b * p.n + start + count), b * count);
+    }
+    out.blockOffsets = offsets;
+  }
+  return out;
+}
+
+/** Multiplies every weight by `factor` (scales and block offsets; the 4-bit values are untouched). */
+export function scaleLinear(p: PackedLinear, factor: number): PackedLinear {
+  const out: PackedLinear = { ...p, scales: p.scales.map((v) => v * factor) };
+  if (p.blockOffsets) out.blockOffsets = p.blockOffsets.map((v) => v * factor);
+  return out;
+}

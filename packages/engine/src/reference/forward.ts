@@ -2,7 +2,8 @@ import { dequantizePacked } from '../onnx/quantize.js';
 import { ropeInverseFrequencies, type ShardWeights } from '../shard/weights.js';
 
 /**
- * Plain TypeScript forward pass of one shard, for small configs in tests. It uses the same
+ * Plain TypeScript forward pass of one shard (queries arrive pre-scaled by 1/sqrt(headDim), as
+ * the shard weights store them), for small configs in tests. It uses the same
  * (de)quantized weights the ONNX graph stores, computes in f64, and keeps its own KV cache, so
  * any difference from the ONNX shard comes from the runtime's kernels (e.g. int8 activations
  * at MatMulNBits accuracy level 4), not from the weights.
@@ -81,10 +82,7 @@ export class ReferenceShard {
         const x = xs[t] as Float64Array;
         const pos = position + t;
         const h = rmsNorm(x, w.inputNorm, c.rmsNormEps);
-        const qkv = matvec(w.qkv, h, w.qkvBias);
-        const q = qkv.subarray(0, c.numHeads * c.headDim);
-        const k = qkv.subarray(c.numHeads * c.headDim, (c.numHeads + c.numKvHeads) * c.headDim);
-        const v = qkv.subarray((c.numHeads + c.numKvHeads) * c.headDim);
+        const { q, k, v } = this.splitQkv(matvec(w.qkv, h, w.qkvBias));
         for (let hd = 0; hd < c.numHeads; hd++) this.rope(q, hd * c.headDim, pos);
         for (let hd = 0; hd < c.numKvHeads; hd++) this.rope(k, hd * c.headDim, pos);
         (this.keys[li] as Float64Array[]).push(Float64Array.from(k));
@@ -115,6 +113,23 @@ export class ReferenceShard {
     return { hidden };
   }
 
+  /** Undoes the grouped row order of the fused projection (queries come pre-scaled). */
+  private splitQkv(qkv: Float64Array): { q: Float64Array; k: Float64Array; v: Float64Array } {
+    const c = this.weights.config;
+    const D = c.headDim;
+    const group = c.numHeads / c.numKvHeads;
+    const q = new Float64Array(c.numHeads * D);
+    const k = new Float64Array(c.numKvHeads * D);
+    const v = new Float64Array(c.numKvHeads * D);
+    for (let h = 0; h < c.numKvHeads; h++) {
+      const base = h * (group + 2) * D;
+      q.set(qkv.subarray(base, base + group * D), h * group * D);
+      k.set(qkv.subarray(base + group * D, base + (group + 1) * D), h * D);
+      v.set(qkv.subarray(base + (group + 1) * D, base + (group + 2) * D), h * D);
+    }
+    return { q, k, v };
+  }
+
   private rope(v: Float64Array, offset: number, pos: number): void {
     const half = this.weights.config.headDim / 2;
     for (let i = 0; i < half; i++) {
@@ -143,7 +158,7 @@ export class ReferenceShard {
         const k = keys[t] as Float64Array;
         let dot = 0;
         for (let i = 0; i < D; i++) dot += (q[h * D + i] as number) * (k[kvh * D + i] as number);
-        scores[t] = dot / Math.sqrt(D);
+        scores[t] = dot;
         max = Math.max(max, scores[t] as number);
       }
       let z = 0;

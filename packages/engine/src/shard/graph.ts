@@ -38,7 +38,7 @@ export interface ShardGraphOptions {
  * `past_key_<l>` / `past_value_<l>` f32 [1, kvHeads, 1, capacity, headDim], read only.
  * Outputs: `hidden_out` [1, S, hidden] or `logits` [1, vocab] (last position only), and per
  * layer only this step's rotated keys and values `new_key_<l>` / `new_value_<l>`
- * [1, kvHeads, S, headDim], which the runtime writes into its cache buffers.
+ * [1, kvHeads, 1, S, headDim], which the runtime writes into its cache buffers.
  *
  * Attention is spelled out with standard ops rather than GroupQueryAttention: that op's in-place
  * cache needs the cache as a graph output, and onnxruntime-node copies every output into a new
@@ -66,41 +66,42 @@ export function buildShardGraph(weights: ShardWeights, opts: ShardGraphOptions):
   const positions = g.input(ShardIO.positions, 'int32', ['sequence']);
   const mask = g.input(ShardIO.attentionMask, 'float32', [1, 1, 1, 'keys', 'sequence']);
 
+  // RoPE tables over the full head width: cos = [cos, cos], sinSigned = [-sin, sin], so that
+  // rope(x) = x * cos + concat(x2, x1) * sinSigned (HF rotate-half).
   const inv = ropeInverseFrequencies(c);
   const half = c.headDim / 2;
-  const cos = new Float32Array(opts.maxContext * half);
-  const sin = new Float32Array(opts.maxContext * half);
+  const D = c.headDim;
+  const cos = new Float32Array(opts.maxContext * D);
+  const sinSigned = new Float32Array(opts.maxContext * D);
   for (let p = 0; p < opts.maxContext; p++) {
     for (let i = 0; i < half; i++) {
       const angle = p * (inv[i] as number);
-      cos[p * half + i] = Math.cos(angle);
-      sin[p * half + i] = Math.sin(angle);
+      cos[p * D + i] = Math.cos(angle);
+      cos[p * D + half + i] = Math.cos(angle);
+      sinSigned[p * D + i] = -Math.sin(angle);
+      sinSigned[p * D + half + i] = Math.sin(angle);
     }
   }
-  const cosCache = g.initializer('rope_cos', 'float32', [opts.maxContext, half], cos);
-  const sinCache = g.initializer('rope_sin', 'float32', [opts.maxContext, half], sin);
-  // cos/sin rows of this step's positions, shaped to broadcast over [1, S, heads, headDim / 2].
-  const ropeShape = g.ints64('rope_shape', [1, -1, 1, half]);
+  const cosTable = g.initializer('rope_cos', 'float32', [opts.maxContext, D], cos);
+  const sinTable = g.initializer('rope_sin_signed', 'float32', [opts.maxContext, D], sinSigned);
+  // This step's rows, shaped to broadcast over [1, S, kvHeads, group + 1, headDim].
+  const ropeShape = g.ints64('rope_shape', [1, -1, 1, 1, D]);
   const stepCos = g.op(
     'Reshape',
-    [g.op('Gather', [cosCache, positions], 'rope_cos_rows', { axis: { int: 0 } }), ropeShape],
+    [g.op('Gather', [cosTable, positions], 'rope_cos_rows', { axis: { int: 0 } }), ropeShape],
     'step_cos',
   );
   const stepSin = g.op(
     'Reshape',
-    [g.op('Gather', [sinCache, positions], 'rope_sin_rows', { axis: { int: 0 } }), ropeShape],
+    [g.op('Gather', [sinTable, positions], 'rope_sin_rows', { axis: { int: 0 } }), ropeShape],
     'step_sin',
   );
   const group = c.numHeads / c.numKvHeads;
-  const qkvSplit = g.ints64('qkv_split', [(c.numHeads + c.numKvHeads) * c.headDim, c.numKvHeads * c.headDim]);
-  const qkShape = g.ints64('qk_shape', [1, -1, c.numHeads + c.numKvHeads, c.headDim]);
+  const qkvShape = g.ints64('qkv_shape', [1, -1, c.numKvHeads, group + 2, D]);
+  const qkvSplit = g.ints64('qkv_split', [group + 1, 1]);
   const halves = g.ints64('rope_halves', [half, half]);
-  const qkHeads = g.ints64('qk_heads', [c.numHeads, c.numKvHeads]);
-  const qGroupShape = g.ints64('q_group_shape', [1, -1, c.numKvHeads, group, c.headDim]);
-  const vShape = g.ints64('v_shape', [1, -1, c.numKvHeads, c.headDim]);
-  const attnScale = g.floats('attn_scale', [1 / Math.sqrt(c.headDim)], []);
-  const unsqueezeAxes = g.ints64('unsqueeze_group_axis', [2]);
-  const outShape = g.ints64('attn_out_shape', [1, -1, c.numHeads * c.headDim]);
+  const qkSplit = g.ints64('qk_split', [group, 1]);
+  const outShape = g.ints64('attn_out_shape', [1, -1, c.numHeads * D]);
   // [capacity, S] from the mask's shape [1, 1, 1, capacity + S, S], to split attention weights.
   const maskShape = g.op('Shape', [mask], 'mask_shape');
   const keys = g.op('Slice', [maskShape, g.ints64('keys_at', [3]), g.ints64('keys_end', [4])], 'keys');
@@ -162,56 +163,49 @@ export function buildShardGraph(weights: ShardWeights, opts: ShardGraphOptions):
     return y;
   };
 
-  /** RoPE (HF rotate-half) on [1, S, heads, headDim]. */
+  /** RoPE (HF rotate-half) on [..., headDim]. */
   const rope = (x: string, hint: string): string => {
     const [x1, x2] = g.node('Split', [x, halves], [`${hint}_x1`, `${hint}_x2`], { axis: { int: -1 } }) as [
       string,
       string,
     ];
-    const r1 = g.op(
-      'Sub',
-      [g.op('Mul', [x1, stepCos], `${hint}_x1c`), g.op('Mul', [x2, stepSin], `${hint}_x2s`)],
-      `${hint}_r1`,
-    );
-    const r2 = g.op(
+    const rotated = g.op('Concat', [x2, x1], `${hint}_rotated`, { axis: { int: -1 } });
+    return g.op(
       'Add',
-      [g.op('Mul', [x2, stepCos], `${hint}_x2c`), g.op('Mul', [x1, stepSin], `${hint}_x1s`)],
-      `${hint}_r2`,
+      [g.op('Mul', [x, stepCos], `${hint}_cos`), g.op('Mul', [rotated, stepSin], `${hint}_sin`)],
+      hint,
     );
-    return g.op('Concat', [r1, r2], hint, { axis: { int: -1 } });
   };
 
-  /** Grouped-query causal attention over the read-only cache plus this step's keys/values. */
+  /**
+   * Grouped-query causal attention over the read-only cache plus this step's keys/values.
+   * The fused projection is grouped per KV head ([1, S, kv, group + 2, D]: queries, key, value),
+   * queries pre-scaled, so heads need no gathering.
+   */
   const attention = (qkv: string, pastKey: string, pastValue: string, l: number, p: string): string => {
-    const [qk, vFlat] = g.node('Split', [qkv, qkvSplit], [`${p}.qk`, `${p}.v_flat`], {
-      axis: { int: -1 },
-    }) as [string, string];
-    const qkRot = rope(g.op('Reshape', [qk, qkShape], `${p}.qk_heads`), `${p}.qk_rot`);
-    const [q, k] = g.node('Split', [qkRot, qkHeads], [`${p}.q`, `${p}.k`], { axis: { int: 2 } }) as [
+    const heads = g.op('Reshape', [qkv, qkvShape], `${p}.qkv_heads`);
+    const [qk, v] = g.node('Split', [heads, qkvSplit], [`${p}.qk`, `${p}.v`], { axis: { int: 3 } }) as [
       string,
       string,
     ];
-    // qᵀ per KV head: [1, S, kv, group, D] → [1, kv, group, D, S], pre-scaled.
-    const qScaled = g.op(
-      'Mul',
-      [g.op('Reshape', [q, qGroupShape], `${p}.q_groups`), attnScale],
-      `${p}.q_scaled`,
-    );
-    const qT = g.op('Transpose', [qScaled], `${p}.q_t`, { perm: { ints: [0, 2, 3, 4, 1] } });
-    const [newKey] = g.node('Transpose', [k], [ShardIO.newKey(l)], { perm: { ints: [0, 2, 1, 3] } }) as [
+    const qkRot = rope(qk, `${p}.qk_rot`);
+    const [q, k] = g.node('Split', [qkRot, qkSplit], [`${p}.q`, `${p}.k`], { axis: { int: 3 } }) as [
+      string,
       string,
     ];
-    const vHeads = g.op('Reshape', [vFlat, vShape], `${p}.v_heads`);
-    const [newValue] = g.node('Transpose', [vHeads], [ShardIO.newValue(l)], {
-      perm: { ints: [0, 2, 1, 3] },
+    // [1, S, kv, group, D] → qᵀ [1, kv, group, D, S]; keys/values → [1, kv, 1, S, D] (cache layout).
+    const qT = g.op('Transpose', [q], `${p}.q_t`, { perm: { ints: [0, 2, 3, 4, 1] } });
+    const [newKey] = g.node('Transpose', [k], [ShardIO.newKey(l)], { perm: { ints: [0, 2, 3, 1, 4] } }) as [
+      string,
+    ];
+    const [newValue] = g.node('Transpose', [v], [ShardIO.newValue(l)], {
+      perm: { ints: [0, 2, 3, 1, 4] },
     }) as [string];
-    g.output(newKey, 'float32', [1, c.numKvHeads, 'sequence', c.headDim]);
-    g.output(newValue, 'float32', [1, c.numKvHeads, 'sequence', c.headDim]);
-    const kNew = g.op('Unsqueeze', [newKey, unsqueezeAxes], `${p}.k_new`);
-    const vNew = g.op('Unsqueeze', [newValue, unsqueezeAxes], `${p}.v_new`);
+    g.output(newKey, 'float32', [1, c.numKvHeads, 1, 'sequence', D]);
+    g.output(newValue, 'float32', [1, c.numKvHeads, 1, 'sequence', D]);
     // Scores transposed, [1, kv, group, keys, S]: the cache is multiplied as stored.
     const scoresPast = g.op('MatMul', [pastKey, qT], `${p}.scores_past_t`);
-    const scoresNew = g.op('MatMul', [kNew, qT], `${p}.scores_new_t`);
+    const scoresNew = g.op('MatMul', [newKey, qT], `${p}.scores_new_t`);
     const scoresT = g.op(
       'Add',
       [g.op('Concat', [scoresPast, scoresNew], `${p}.scores_t_raw`, { axis: { int: 3 } }), mask],
@@ -231,11 +225,11 @@ export function buildShardGraph(weights: ShardWeights, opts: ShardGraphOptions):
       'Add',
       [
         g.op('MatMul', [probsPast, pastValue], `${p}.attn_past`),
-        g.op('MatMul', [probsNew, vNew], `${p}.attn_new`),
+        g.op('MatMul', [probsNew, newValue], `${p}.attn_new`),
       ],
       `${p}.attn_heads`,
     );
-    // [1, kv, group, S, D] → [1, S, kv, group, D] → [1, S, heads * D]
+    // [1, kv, group, S, D] → [1, S, kv, group, D] → [1, S, heads * D] (head = kv * group + g)
     const outT = g.op('Transpose', [out], `${p}.attn_t`, { perm: { ints: [0, 3, 1, 2, 4] } });
     return g.op('Reshape', [outT, outShape], `${p}.attn`);
   };

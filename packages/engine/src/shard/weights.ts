@@ -7,6 +7,8 @@ import {
   q8_0Blocks,
   quantizeQ4Symmetric,
   quantizeQ8Symmetric,
+  scaleLinear,
+  sliceRows,
 } from '../onnx/quantize.js';
 
 /** What the shard builder needs from a model: its config and a way to read tensors. */
@@ -20,7 +22,11 @@ export interface WeightReader {
 export interface LayerWeights {
   inputNorm: Float32Array;
   postAttentionNorm: Float32Array;
-  /** Q, K and V fused along the output dimension. */
+  /**
+   * Q, K and V fused along the output dimension, grouped per KV head: for KV head h, its
+   * `group` query heads, then its key head, then its value head — so the graph splits them
+   * with one reshape. Query rows are pre-multiplied by the attention scale 1/sqrt(headDim).
+   */
   qkv: PackedLinear;
   qkvBias?: Float32Array;
   o: PackedLinear;
@@ -100,6 +106,37 @@ function packTable(reader: WeightReader, name: string): PackedLinear {
   return quantizeQ8Symmetric(reader.dequantize(t), n, k);
 }
 
+/** Row order of the fused projection: per KV head, its query heads, key head and value head. */
+function groupedRows(config: LlamaConfig): { part: 'q' | 'k' | 'v'; head: number }[] {
+  const group = config.numHeads / config.numKvHeads;
+  const rows: { part: 'q' | 'k' | 'v'; head: number }[] = [];
+  for (let h = 0; h < config.numKvHeads; h++) {
+    for (let g = 0; g < group; g++) rows.push({ part: 'q', head: h * group + g });
+    rows.push({ part: 'k', head: h }, { part: 'v', head: h });
+  }
+  return rows;
+}
+
+function groupedQkv(config: LlamaConfig, q: PackedLinear, k: PackedLinear, v: PackedLinear): PackedLinear {
+  const D = config.headDim;
+  const parts = { q: scaleLinear(q, 1 / Math.sqrt(D)), k, v };
+  return concatLinears(groupedRows(config).map(({ part, head }) => sliceRows(parts[part], head * D, D)));
+}
+
+function groupedQkvBias(
+  config: LlamaConfig,
+  q: Float32Array,
+  k: Float32Array,
+  v: Float32Array,
+): Float32Array {
+  const D = config.headDim;
+  const scale = 1 / Math.sqrt(D);
+  const parts = { q: q.map((x) => x * scale), k, v };
+  return concatVectors(
+    groupedRows(config).map(({ part, head }) => parts[part].subarray(head * D, (head + 1) * D)),
+  );
+}
+
 function concatVectors(parts: Float32Array[]): Float32Array {
   const out = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
   let o = 0;
@@ -131,17 +168,21 @@ export function prepareShardWeights(
     const layer: LayerWeights = {
       inputNorm: vector(reader, `${p}.input_layernorm.weight`),
       postAttentionNorm: vector(reader, `${p}.post_attention_layernorm.weight`),
-      qkv: concatLinears(
-        ['q_proj', 'k_proj', 'v_proj'].map((m) => packLinear(reader, `${p}.self_attn.${m}.weight`)),
+      qkv: groupedQkv(
+        config,
+        packLinear(reader, `${p}.self_attn.q_proj.weight`),
+        packLinear(reader, `${p}.self_attn.k_proj.weight`),
+        packLinear(reader, `${p}.self_attn.v_proj.weight`),
       ),
       o: packLinear(reader, `${p}.self_attn.o_proj.weight`),
       gateUp: concatLinears(['gate_proj', 'up_proj'].map((m) => packLinear(reader, `${p}.mlp.${m}.weight`))),
       down: packLinear(reader, `${p}.mlp.down_proj.weight`),
     };
     if (reader.tensors.has(`${p}.self_attn.q_proj.bias`)) {
-      layer.qkvBias = concatVectors(
-        ['q_proj', 'k_proj', 'v_proj'].map((m) => vector(reader, `${p}.self_attn.${m}.bias`)),
-      );
+      const [q, k, v] = ['q_proj', 'k_proj', 'v_proj'].map((m) =>
+        vector(reader, `${p}.self_attn.${m}.bias`),
+      ) as [Float32Array, Float32Array, Float32Array];
+      layer.qkvBias = groupedQkvBias(config, q, k, v);
     }
     layers.push(layer);
   }
