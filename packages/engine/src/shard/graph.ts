@@ -121,6 +121,20 @@ export function buildShardGraph(weights: ShardWeights, opts: ShardGraphOptions):
     return g.op('Mul', [normed, w], hint);
   };
 
+  /** [K, K / blockSize] of 0/1: x · it = per-block sums of x (one shared constant per K). */
+  const blockSums = new Map<number, string>();
+  const blockSumMatrix = (k: number, blockSize: number): string => {
+    let name = blockSums.get(k);
+    if (!name) {
+      const kBlocks = k / blockSize;
+      const m = new Float32Array(k * kBlocks);
+      for (let i = 0; i < k; i++) m[i * kBlocks + Math.floor(i / blockSize)] = 1;
+      name = g.initializer(`block_sum_${k}`, 'float32', [k, kBlocks], m);
+      blockSums.set(k, name);
+    }
+    return name;
+  };
+
   const linear = (input: string, p: PackedLinear, hint: string): string => {
     const kBlocks = p.k / p.blockSize;
     let stored = storedTables.get(p);
@@ -152,10 +166,7 @@ export function buildShardGraph(weights: ShardWeights, opts: ShardGraphOptions):
       'com.microsoft',
     );
     if (p.blockOffsets) {
-      const blocksShape = g.ints64(`${hint}.block_shape`, [0, 0, kBlocks, p.blockSize]);
-      const blocked = g.op('Reshape', [input, blocksShape], `${hint}_blocked`);
-      const axes = g.ints64(`${hint}.sum_axes`, [-1]);
-      const sums = g.op('ReduceSum', [blocked, axes], `${hint}_block_sums`, { keepdims: { int: 0 } });
+      const sums = g.op('MatMul', [input, blockSumMatrix(p.k, p.blockSize)], `${hint}_block_sums`);
       const offsets = g.initializer(`${hint}.block_offsets`, 'float32', [kBlocks, p.n], p.blockOffsets);
       const correction = g.op('MatMul', [sums, offsets], `${hint}_offset`);
       y = g.op('Add', [y, correction], `${hint}_exact`);
