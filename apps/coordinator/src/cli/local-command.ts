@@ -5,8 +5,8 @@
  * SIGINT/SIGTERM.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { access, mkdir, rename, rm } from 'node:fs/promises';
+import { createHash, randomBytes } from 'node:crypto';
+import { access, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -27,17 +27,45 @@ async function exists(p: string): Promise<boolean> {
   );
 }
 
+/**
+ * Fingerprint of what produced a shard set: the model file (path, size, mtime) and the engine's
+ * exporter code, so an engine upgrade that changes the graph format re-exports instead of serving
+ * stale shards.
+ */
+async function exportFingerprint(model: string): Promise<string> {
+  const hash = createHash('sha256');
+  const info = await stat(model);
+  hash.update(`${path.resolve(model)}\0${info.size}\0${info.mtimeMs}\0`);
+  const engineDist = path.dirname(fileURLToPath(import.meta.resolve('@cascadia/engine')));
+  for (const sub of ['shard', 'onnx', 'runtime']) {
+    const dir = path.join(engineDist, sub);
+    const files = (await readdir(dir).catch(() => [])).filter((f) => f.endsWith('.js')).sort();
+    for (const f of files) hash.update(await readFile(path.join(dir, f)));
+  }
+  return hash.digest('hex');
+}
+
 /** Exports `model` into `n` shards under the cache once; later calls reuse the directory. */
 export async function ensureShards(model: string, n: number, modelId = DEFAULT_MODEL_ID): Promise<string[]> {
   const dir = path.join(cacheRoot(), 'shards', `${modelId}-${n}`);
   const dirs = Array.from({ length: n }, (_, i) => path.join(dir, `shard-${i}-of-${n}`));
-  if ((await Promise.all(dirs.map((d) => exists(path.join(d, 'manifest.json'))))).every(Boolean)) return dirs;
+  const fingerprint = await exportFingerprint(model);
+  const stamp = path.join(dir, 'export.json');
+  const recorded = await readFile(stamp, 'utf8')
+    .then((t) => (JSON.parse(t) as { fingerprint?: string }).fingerprint)
+    .catch(() => undefined);
+  const complete = (await Promise.all(dirs.map((d) => exists(path.join(d, 'manifest.json'))))).every(Boolean);
+  if (complete && recorded === fingerprint) return dirs;
   const e = await engine();
   // Export aside and rename, so an interrupted export never looks complete.
   const staging = `${dir}.tmp-${randomBytes(4).toString('hex')}`;
   await mkdir(staging, { recursive: true });
   try {
     await e.exportShards({ model, outDir: staging, shards: n, modelId });
+    await writeFile(
+      path.join(staging, 'export.json'),
+      `${JSON.stringify({ fingerprint, model: path.basename(model) })}\n`,
+    );
     await rm(dir, { recursive: true, force: true });
     await rename(staging, dir);
   } catch (error) {

@@ -82,6 +82,15 @@ export const openAIRoutes = fp(
         prompt?: string | string[];
       };
       if (!mesh.fleet.servableModels().includes(body.model)) {
+        if (mesh.fleet.knowsModel(body.model)) {
+          throw new ApiError(
+            503,
+            'service_unavailable',
+            'model_unavailable',
+            `No healthy pipeline of nodes serves '${body.model}' right now.`,
+            'model',
+          );
+        }
         throw new ApiError(
           404,
           'invalid_request_error',
