@@ -7,18 +7,14 @@
 import { readFile } from 'node:fs/promises';
 import { type ParseArgsOptionsConfig, parseArgs } from 'node:util';
 import {
-  compareBlockNodeIds,
-  compareResponseUsage,
-  computeOutputDigest,
   computeRequestDigest,
   keyDirectoryFromPublished,
   type PublicKeyDirectory,
-  parseSavedResponse,
   ReceiptFormatError,
-  type SavedResponse,
+  type SavedResponseVerifyOptions,
   sha256Hex,
   type VerifyResult,
-  verifyMeshReceipt,
+  verifySavedResponse,
 } from './index.js';
 import { createKeyFile, KeyFileError } from './node.js';
 
@@ -134,47 +130,20 @@ async function verifyCommand(args: string[]): Promise<number> {
       )
     : undefined;
 
-  let saved: SavedResponse;
-  try {
-    saved = parseSavedResponse(text);
-  } catch (error) {
-    if (!(error instanceof ReceiptFormatError)) throw error;
-    return report({ ok: false, reason: 'malformed', detail: error.message }, values.json, []);
-  }
-
-  let outputDigest: string | undefined;
-  const notes: string[] = [];
+  const opts: SavedResponseVerifyOptions = { keys };
+  if (requestDigest) opts.requestDigest = requestDigest;
   if (values['output-text']) {
     // The file's exact bytes: the generated text as UTF-8, with no decoding in between.
-    outputDigest = sha256Hex(await readInputBytes(values['output-text'], 'output text file'));
-    notes.push(`output_digest checked against ${values['output-text']}`);
-  } else if (saved.outputText !== undefined && !values['no-output-check']) {
-    outputDigest = computeOutputDigest(saved.outputText);
-    notes.push('output_digest checked against the response text');
-  } else {
-    notes.push('output_digest not checked');
+    opts.outputDigest = sha256Hex(await readInputBytes(values['output-text'], 'output text file'));
   }
-  notes.push(
-    requestDigest
-      ? 'request_digest checked against the request file'
-      : 'request_digest not checked (--request)',
+  if (values['no-output-check']) opts.checkResponseText = false;
+  if (values['linked-stages']) opts.requireLinkedStages = true;
+  const { result, checks } = await verifySavedResponse(text, opts);
+  const notes = checks.map((check) =>
+    check === 'output_digest checked against the given text'
+      ? `output_digest checked against ${values['output-text']}`
+      : check,
   );
-
-  const opts: Parameters<typeof verifyMeshReceipt>[1] = { keys };
-  if (requestDigest) opts.requestDigest = requestDigest;
-  if (outputDigest) opts.outputDigest = outputDigest;
-  if (values['linked-stages']) {
-    opts.requireLinkedStages = true;
-    notes.push('stages linked: each input digest is the previous output digest');
-  }
-  let result: VerifyResult = await verifyMeshReceipt(saved.receipt, opts);
-  if (result.ok && saved.nodeIds !== undefined) {
-    result = compareBlockNodeIds(saved.nodeIds, result.receipt.node_ids) ?? result;
-  }
-  if (result.ok && saved.usage !== undefined) {
-    result = compareResponseUsage(saved.usage, result.receipt.usage) ?? result;
-    notes.push('response usage matches the signed usage');
-  }
   return report(result, values.json, notes);
 }
 

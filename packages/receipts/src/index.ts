@@ -76,3 +76,8 @@ export {
   verifyMeshReceipt,
   verifyStage,
 } from './verify.js';
+export {
+  type SavedResponseVerification,
+  type SavedResponseVerifyOptions,
+  verifySavedResponse,
+} from './verify-saved-response.js';

@@ -111,7 +111,7 @@ describe('cascadia-receipts CLI', () => {
       file('output.txt'),
     ]);
     expect(run.code).toBe(0);
-    expect(run.stdout).toContain('request_digest checked against the request file');
+    expect(run.stdout).toContain('request_digest checked\n');
     expect(run.stdout).toContain(`output_digest checked against ${file('output.txt')}`);
   });
 

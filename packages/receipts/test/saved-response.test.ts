@@ -1,13 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import {
   compareResponseUsage,
+  computeOutputDigest,
+  computeRequestDigest,
   parseSavedResponse,
   ReceiptFormatError,
   sseDataPayloads,
   verifyCascadiaBlock,
   verifyMeshReceipt,
+  verifySavedResponse,
 } from '../src/index.js';
-import { clone, makeFixture, OUTPUT_TEXT } from './fixture.js';
+import { clone, makeFixture, OUTPUT_TEXT, REQUEST_BODY } from './fixture.js';
 import { chatCompletion, sseStream } from './responses.js';
 
 describe('parseSavedResponse', () => {
@@ -161,5 +164,52 @@ describe('failure details are safe to print', () => {
         detail: expect.stringMatching(/format characters/),
       });
     }
+  });
+});
+
+describe('verifySavedResponse', () => {
+  it('runs every check a saved response allows and says which ran', async () => {
+    const f = await makeFixture();
+    const completion = await verifySavedResponse(JSON.stringify(chatCompletion(f)), { keys: f.keys });
+    expect(completion.result.ok).toBe(true);
+    expect(completion.saved?.kind).toBe('completion');
+    expect(completion.checks).toEqual([
+      'output_digest checked against the response text',
+      'request_digest not checked',
+      'response usage matches the signed usage',
+    ]);
+    const stream = await verifySavedResponse(sseStream(f), {
+      keys: f.keys,
+      requestDigest: computeRequestDigest(REQUEST_BODY),
+      requireLinkedStages: true,
+    });
+    expect(stream.result.ok).toBe(true);
+    expect(stream.checks).toContain('request_digest checked');
+    expect(stream.checks).toContain('stages linked: each input digest is the previous output digest');
+  });
+
+  it('reports edited text, edited usage and missing receipts', async () => {
+    const f = await makeFixture();
+    const edited = await verifySavedResponse(sseStream(f, `${OUTPUT_TEXT}!`), { keys: f.keys });
+    expect(edited.result).toMatchObject({ ok: false, reason: 'digest_mismatch' });
+    const unchecked = await verifySavedResponse(sseStream(f, `${OUTPUT_TEXT}!`), {
+      keys: f.keys,
+      checkResponseText: false,
+    });
+    expect(unchecked.result.ok).toBe(true);
+    expect(unchecked.checks).toContain('output_digest not checked');
+    const given = await verifySavedResponse(sseStream(f, `${OUTPUT_TEXT}!`), {
+      keys: f.keys,
+      outputDigest: computeOutputDigest(OUTPUT_TEXT),
+    });
+    expect(given.result.ok).toBe(true);
+    const rebilled = chatCompletion(f);
+    rebilled.usage = { ...rebilled.usage, prompt_tokens: 1, total_tokens: 12 };
+    expect((await verifySavedResponse(JSON.stringify(rebilled), { keys: f.keys })).result).toMatchObject({
+      ok: false,
+      reason: 'inconsistent',
+    });
+    const nothing = await verifySavedResponse('hello', { keys: f.keys });
+    expect(nothing).toMatchObject({ saved: null, result: { ok: false, reason: 'malformed' } });
   });
 });
