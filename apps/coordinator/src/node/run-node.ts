@@ -30,6 +30,8 @@ export interface RunNodeOptions {
   device?: string;
   threads?: number;
   maxSessions?: number;
+  /** first retry delay when the coordinator is unreachable (doubles up to 10x) */
+  rejoinRetryMs?: number;
   log?: (msg: string, extra?: Record<string, unknown>) => void;
 }
 
@@ -83,6 +85,7 @@ export async function runNode(opts: RunNodeOptions): Promise<RunningNode> {
     device: runner.device,
     engine: runner.engine,
     activeSessions: () => server.activeSessions,
+    ...(opts.rejoinRetryMs ? { retryMs: opts.rejoinRetryMs } : {}),
     ...(opts.log ? { log: opts.log } : {}),
   });
   await agent.start();

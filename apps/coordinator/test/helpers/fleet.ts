@@ -53,6 +53,7 @@ export async function startTestFleet(opts: CoordinatorServerOptions = {}): Promi
         keyFile: path.join(dir, `${name}.key`),
         host: '127.0.0.1',
         port: 0,
+        rejoinRetryMs: 100,
         ...(process.env.MESH_TEST_LOG
           ? { log: (m: string, e?: Record<string, unknown>) => console.log(name, m, e) }
           : {}),
