@@ -23,6 +23,7 @@ const STATUS_LABELS: Record<StepRun['status'] | 'idle', string> = {
   done: 'Done',
   error: 'Failed',
   stopped: 'Stopped',
+  skipped: 'Not run: an earlier step did not finish',
 };
 
 export function DemoRunner({ demoId }: { demoId: string }) {

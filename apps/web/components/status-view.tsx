@@ -25,14 +25,19 @@ interface FleetModelView {
 }
 
 function fleetModels(fleet: unknown): FleetModelView[] {
-  const models = (fleet as { models?: unknown } | null)?.models;
+  const body = fleet as { placement?: unknown; models?: unknown } | null;
+  const models = body?.placement ?? body?.models;
   return Array.isArray(models) ? (models as FleetModelView[]) : [];
 }
 
 function fleetNodes(fleet: unknown): FleetNodeView[] | null {
   if (Array.isArray(fleet)) return fleet as FleetNodeView[];
   const nodes = (fleet as { nodes?: unknown } | null)?.nodes;
-  return Array.isArray(nodes) ? (nodes as FleetNodeView[]) : null;
+  if (!Array.isArray(nodes)) return null;
+  // In pipeline order: the node holding the first layers first.
+  return [...(nodes as FleetNodeView[])].sort(
+    (a, b) => (a.shard?.layer_start ?? 0) - (b.shard?.layer_start ?? 0),
+  );
 }
 
 function gib(bytes: number | undefined): string {

@@ -6,7 +6,7 @@
  * test-results/.
  */
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -34,6 +34,16 @@ if (missing.length > 0) {
   console.log(`[e2e] the full-stack test cannot run; missing parts:\n  - ${missing.join('\n  - ')}`);
 }
 
+/**
+ * Shards are exported afresh into the test's own cache directory (seconds for this model), so the
+ * test always runs the engine's current shard format; the GGUF itself comes from the shared cache.
+ */
+function meshEnv(dataDir: string): Record<string, string> {
+  const gguf =
+    process.env.SMOLLM2_GGUF || join(homedir(), '.cache/cascadia/models/SmolLM2-135M-Instruct.Q4_1.gguf');
+  return existsSync(gguf) ? { SMOLLM2_GGUF: gguf, CASCADIA_CACHE: join(dataDir, 'models') } : {};
+}
+
 describe.skipIf(missing.length > 0)('full stack in Chromium', () => {
   let stack: Stack;
   let browser: Browser;
@@ -47,6 +57,7 @@ describe.skipIf(missing.length > 0)('full stack in Chromium', () => {
     stack = await lib.startStack({
       ports: { coordinator: 0, nodes: 0, gateway: 0, web: 0 },
       dataDir,
+      env: meshEnv(dataDir),
       log: (line: string) => console.log(`[stack] ${line}`),
       timeouts: { mesh: 8 * 60_000 },
     });

@@ -2,8 +2,9 @@
 export function formatUsd(value: number | null | undefined): string {
   if (value === null || value === undefined || Number.isNaN(value)) return '—';
   if (value === 0) return '$0';
-  if (Math.abs(value) < 0.01) return `$${value.toFixed(6)}`;
-  return `$${value.toFixed(2)}`;
+  // Demo calls cost fractions of a cent: keep enough digits to see each one move the total.
+  const fixed = value.toFixed(Math.abs(value) < 0.01 ? 6 : 4);
+  return `$${fixed.replace(/(\.\d\d\d*?)0+$/, '$1')}`;
 }
 
 export function formatSeconds(ms: number | null | undefined): string {

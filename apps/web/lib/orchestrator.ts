@@ -10,7 +10,7 @@ import type { Demo, DemoStep } from './demos';
 import { validateJsonOutput } from './json-output';
 import { dependencyOutputs, executionOrder, stepAndDependents } from './pipeline';
 
-export type StepStatus = 'pending' | 'running' | 'retrying' | 'done' | 'error' | 'stopped';
+export type StepStatus = 'pending' | 'running' | 'retrying' | 'done' | 'error' | 'stopped' | 'skipped';
 
 export interface StepAttempt {
   attempt: 1 | 2;
@@ -81,6 +81,9 @@ export async function runDemo(opts: RunOptions): Promise<RunSummary> {
           ? { message: err.message, code: err.code }
           : { message: `Unexpected error: ${(err as Error).message}`, code: 'internal' };
       publish();
+      for (const later of steps.slice(steps.indexOf(step) + 1)) {
+        opts.onUpdate({ stepId: later.id, status: 'skipped', text: '', attempts: [] });
+      }
       return { status: stopped ? 'stopped' : 'error', outputs, failedStep: step.id };
     }
   }

@@ -82,7 +82,7 @@ describe('runDemo', () => {
     const summary = await runDemo({ demo, input: 'msg', call, onUpdate });
     expect(summary).toMatchObject({ status: 'error', failedStep: 'extract' });
     expect(calls).toHaveLength(2);
-    expect(updates.at(-1)?.error).toEqual({
+    expect(updates.filter((u) => u.stepId === 'extract').at(-1)?.error).toEqual({
       code: 'bad_output',
       message: expect.stringMatching(/not valid JSON, even after one retry/),
     });
@@ -100,7 +100,10 @@ describe('runDemo', () => {
       status: 'error',
       failedStep: 'notes',
     });
-    expect(updates.at(-1)?.error?.code).toBe('budget_exhausted');
+    const notes = updates.filter((u) => u.stepId === 'notes').at(-1);
+    expect(notes?.error?.code).toBe('budget_exhausted');
+    // the steps after the failed one are marked as not run, not left waiting
+    expect(updates.filter((u) => u.stepId === 'critique').at(-1)?.status).toBe('skipped');
 
     const controller = new AbortController();
     const aborting: StepCall = async () => {
