@@ -145,7 +145,10 @@ describe('cascadia-gateway CLI', () => {
 
     const second = await serve();
     const info = await fetch(`${second.url}/v1/key/info`, { headers });
-    expect(((await info.json()) as { budget: unknown }).budget).toMatchObject({ max_usd: 1, reserved_usd: 0 });
+    expect(((await info.json()) as { budget: unknown }).budget).toMatchObject({
+      max_usd: 1,
+      reserved_usd: 0,
+    });
 
     await cli('budget', 'set', '--key', created.id, '--usd', '5', '--period', 'weekly');
     const shown = JSON.parse(await cli('keys', 'list', '--json')).data[0];

@@ -1,17 +1,62 @@
 // One small execution surface over both drivers so the store's money logic is written once.
 // Queries are drizzle `sql` templates: drizzle renders the dialect's placeholders and parameters.
-import type { SQL } from 'drizzle-orm';
+import { fillPlaceholders, type SQL } from 'drizzle-orm';
 
 export type Dialect = 'sqlite' | 'postgres';
 
 export type Row = Record<string, unknown>;
 
+export interface RenderedQuery {
+  sql: string;
+  params: unknown[];
+}
+
+/**
+ * A statement written once with `sql.placeholder(name)` for its values and rendered once per
+ * dialect: the hot path (auth, reserve, settle) then costs no query building, and each driver keeps
+ * it prepared (SQLite statement cache, PostgreSQL named statements).
+ */
+export class Statement {
+  private static count = 0;
+  readonly name = `gw_${++Statement.count}`;
+  private readonly rendered = new Map<Dialect, RenderedQuery>();
+
+  constructor(readonly query: SQL) {}
+
+  render(dialect: Dialect, renderer: (query: SQL) => RenderedQuery): RenderedQuery {
+    let rendered = this.rendered.get(dialect);
+    if (!rendered) {
+      rendered = renderer(this.query);
+      this.rendered.set(dialect, rendered);
+    }
+    return rendered;
+  }
+}
+
+export function statement(query: SQL): Statement {
+  return new Statement(query);
+}
+
+export type Query = SQL | Statement;
+export type Values = Record<string, unknown>;
+
+/** Renders a query and fills its placeholders. */
+export function renderQuery(
+  dialect: Dialect,
+  query: Query,
+  values: Values | undefined,
+  renderer: (query: SQL) => RenderedQuery,
+): RenderedQuery {
+  const rendered = query instanceof Statement ? query.render(dialect, renderer) : renderer(query);
+  return { sql: rendered.sql, params: values ? fillPlaceholders(rendered.params, values) : rendered.params };
+}
+
 export interface SqlExecutor {
   readonly dialect: Dialect;
   /** Rows of a SELECT or of a statement with RETURNING. */
-  all<T extends Row = Row>(query: SQL): Promise<T[]>;
+  all<T extends Row = Row>(query: Query, values?: Values): Promise<T[]>;
   /** Runs a statement and returns the number of rows it changed. */
-  run(query: SQL): Promise<number>;
+  run(query: Query, values?: Values): Promise<number>;
 }
 
 export interface Database extends SqlExecutor {

@@ -1,38 +1,65 @@
 import type { SQL } from 'drizzle-orm';
-import { drizzle, type NodePgDatabase } from 'drizzle-orm/node-postgres';
+import { drizzle } from 'drizzle-orm/node-postgres';
 import { migrate } from 'drizzle-orm/node-postgres/migrator';
+import { PgDialect } from 'drizzle-orm/pg-core';
 import pg from 'pg';
-import type { Database, Row, SqlExecutor } from './database.js';
+import {
+  type Database,
+  type Query,
+  type Row,
+  renderQuery,
+  type SqlExecutor,
+  Statement,
+  type Values,
+} from './database.js';
 import { migrationsFolder } from './migrations-folder.js';
 
-type PgLike = Pick<NodePgDatabase, 'execute'>;
+const dialect = new PgDialect();
+const render = (query: SQL) => dialect.sqlToQuery(query);
+
+type Queryable = Pick<pg.Pool | pg.PoolClient, 'query'>;
 
 class PgExecutor implements SqlExecutor {
   readonly dialect = 'postgres' as const;
-  constructor(protected readonly db: PgLike) {}
+  constructor(protected readonly client: Queryable) {}
 
-  async all<T extends Row = Row>(query: SQL): Promise<T[]> {
-    const result = await this.db.execute(query);
-    return result.rows as T[];
+  private exec(query: Query, values?: Values): Promise<pg.QueryResult> {
+    const { sql, params } = renderQuery('postgres', query, values, render);
+    // Fixed statements are prepared once per connection under their name.
+    const name = query instanceof Statement ? query.name : undefined;
+    return this.client.query({ name, text: sql, values: params });
   }
 
-  async run(query: SQL): Promise<number> {
-    const result = await this.db.execute(query);
-    return result.rowCount ?? 0;
+  async all<T extends Row = Row>(query: Query, values?: Values): Promise<T[]> {
+    return (await this.exec(query, values)).rows as T[];
+  }
+
+  async run(query: Query, values?: Values): Promise<number> {
+    return (await this.exec(query, values)).rowCount ?? 0;
   }
 }
 
 class PgDatabase extends PgExecutor implements Database {
   constructor(
     private readonly pool: pg.Pool,
-    private readonly drizzleDb: NodePgDatabase,
     readonly location: string,
   ) {
-    super(drizzleDb);
+    super(pool);
   }
 
-  transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T> {
-    return this.drizzleDb.transaction((tx) => fn(new PgExecutor(tx)));
+  async transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T> {
+    const client = await this.pool.connect();
+    try {
+      await client.query('BEGIN');
+      const result = await fn(new PgExecutor(client));
+      await client.query('COMMIT');
+      return result;
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw error;
+    } finally {
+      client.release();
+    }
   }
 
   async close(): Promise<void> {
@@ -68,17 +95,18 @@ export async function openPostgres(url: string, options: PostgresOptions = {}): 
     max: options.poolSize ?? 10,
     options: `-c search_path=${schema}`,
   });
+  const lockKey = `cascadia-gateway-migrate:${schema}`;
   const lockClient = await pool.connect();
   try {
-    await lockClient.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
-    await lockClient.query('SELECT pg_advisory_lock(hashtext($1))', [`cascadia-gateway-migrate:${schema}`]);
+    await lockClient.query('SELECT pg_advisory_lock(hashtext($1))', [lockKey]);
     try {
-      const db = drizzle({ client: pool });
-      await migrate(db, { migrationsFolder: migrationsFolder('postgres'), migrationsSchema: schema });
+      await lockClient.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
+      await migrate(drizzle({ client: pool }), {
+        migrationsFolder: migrationsFolder('postgres'),
+        migrationsSchema: schema,
+      });
     } finally {
-      await lockClient.query('SELECT pg_advisory_unlock(hashtext($1))', [
-        `cascadia-gateway-migrate:${schema}`,
-      ]);
+      await lockClient.query('SELECT pg_advisory_unlock(hashtext($1))', [lockKey]);
     }
   } catch (error) {
     lockClient.release();
@@ -86,5 +114,5 @@ export async function openPostgres(url: string, options: PostgresOptions = {}): 
     throw error;
   }
   lockClient.release();
-  return new PgDatabase(pool, drizzle({ client: pool }), redactUrl(url));
+  return new PgDatabase(pool, redactUrl(url));
 }

@@ -2,9 +2,17 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import type { SQL } from 'drizzle-orm';
-import { type BetterSQLite3Database, drizzle } from 'drizzle-orm/better-sqlite3';
+import { drizzle } from 'drizzle-orm/better-sqlite3';
 import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
-import type { Database, Row, SqlExecutor } from './database.js';
+import { SQLiteSyncDialect } from 'drizzle-orm/sqlite-core';
+import {
+  type Database,
+  type Query,
+  type Row,
+  renderQuery,
+  type SqlExecutor,
+  type Values,
+} from './database.js';
 import { migrationsFolder } from './migrations-folder.js';
 
 /**
@@ -31,16 +39,50 @@ class AsyncLock {
   }
 }
 
-class SqliteExecutor implements SqlExecutor {
-  readonly dialect = 'sqlite' as const;
-  constructor(protected readonly db: BetterSQLite3Database) {}
+/**
+ * Renders drizzle `sql` templates with drizzle's SQLite dialect and keeps the prepared statements:
+ * preparing costs more than running for these small statements, and the gateway runs the same few
+ * dozen statements on every call.
+ */
+class StatementCache {
+  private readonly dialect = new SQLiteSyncDialect();
+  private readonly statements = new Map<string, BetterSqlite3.Statement>();
 
-  async all<T extends Row = Row>(query: SQL): Promise<T[]> {
-    return this.db.all<T>(query);
+  constructor(private readonly client: BetterSqlite3.Database) {}
+
+  prepare(query: Query, values?: Values): { statement: BetterSqlite3.Statement; params: unknown[] } {
+    const { sql, params } = renderQuery('sqlite', query, values, (q: SQL) => this.dialect.sqlToQuery(q));
+    let statement = this.statements.get(sql);
+    if (!statement) {
+      statement = this.client.prepare(sql);
+      // Dynamic filters make a bounded family of texts; a cap keeps a pathological caller in check.
+      if (this.statements.size >= 500) this.statements.clear();
+      this.statements.set(sql, statement);
+    }
+    return { statement, params };
   }
 
-  async run(query: SQL): Promise<number> {
-    return this.db.run(query).changes;
+  all<T extends Row>(query: Query, values?: Values): T[] {
+    const { statement, params } = this.prepare(query, values);
+    return statement.all(...params) as T[];
+  }
+
+  run(query: Query, values?: Values): number {
+    const { statement, params } = this.prepare(query, values);
+    return statement.reader ? statement.all(...params).length : statement.run(...params).changes;
+  }
+}
+
+class SqliteExecutor implements SqlExecutor {
+  readonly dialect = 'sqlite' as const;
+  constructor(protected readonly statements: StatementCache) {}
+
+  async all<T extends Row = Row>(query: Query, values?: Values): Promise<T[]> {
+    return this.statements.all<T>(query, values);
+  }
+
+  async run(query: Query, values?: Values): Promise<number> {
+    return this.statements.run(query, values);
   }
 }
 
@@ -48,21 +90,22 @@ class SqliteDatabase implements Database {
   readonly dialect = 'sqlite' as const;
   private readonly lock = new AsyncLock();
   private readonly inner: SqliteExecutor;
+  private readonly statements: StatementCache;
 
   constructor(
     private readonly client: BetterSqlite3.Database,
-    private readonly db: BetterSQLite3Database,
     readonly location: string,
   ) {
-    this.inner = new SqliteExecutor(db);
+    this.statements = new StatementCache(client);
+    this.inner = new SqliteExecutor(this.statements);
   }
 
-  all<T extends Row = Row>(query: SQL): Promise<T[]> {
-    return this.lock.run(() => this.db.all<T>(query));
+  all<T extends Row = Row>(query: Query, values?: Values): Promise<T[]> {
+    return this.lock.run(() => this.statements.all<T>(query, values));
   }
 
-  run(query: SQL): Promise<number> {
-    return this.lock.run(() => this.db.run(query).changes);
+  run(query: Query, values?: Values): Promise<number> {
+    return this.lock.run(() => this.statements.run(query, values));
   }
 
   transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T> {
@@ -94,7 +137,6 @@ export function openSqlite(path: string): Database {
   client.pragma(`synchronous = ${process.env.GATEWAY_SQLITE_SYNCHRONOUS === 'FULL' ? 'FULL' : 'NORMAL'}`);
   client.pragma('busy_timeout = 5000');
   client.pragma('foreign_keys = ON');
-  const db = drizzle({ client });
-  migrate(db, { migrationsFolder: migrationsFolder('sqlite') });
-  return new SqliteDatabase(client, db, path);
+  migrate(drizzle({ client }), { migrationsFolder: migrationsFolder('sqlite') });
+  return new SqliteDatabase(client, path);
 }

@@ -1,9 +1,15 @@
 import { type SQL, sql } from 'drizzle-orm';
-import type { Database } from '../db/database.js';
+import { type Database, statement } from '../db/database.js';
 import { nextResetAt } from './budget-period.js';
 import { displayPrefix, generateKeySecret, hashKeySecret, newId } from './key-secrets.js';
 import { jsonOrNull, keyFromRow } from './rows.js';
 import type { BudgetInput, CreateKeyInput, KeyRecord, KeyStore, UpdateKeyInput } from './types.js';
+
+const BY_ID = statement(sql`SELECT * FROM keys WHERE id = ${sql.placeholder('id')}`);
+const BY_HASH = statement(sql`SELECT * FROM keys WHERE key_hash = ${sql.placeholder('hash')}`);
+const BY_PREVIOUS_HASH = statement(
+  sql`SELECT * FROM keys WHERE previous_key_hash = ${sql.placeholder('hash')} AND previous_key_expires_at > ${sql.placeholder('now')}`,
+);
 
 export class SqlKeyStore implements KeyStore {
   constructor(private readonly db: Database) {}
@@ -27,17 +33,15 @@ export class SqlKeyStore implements KeyStore {
   }
 
   async getKey(id: string): Promise<KeyRecord | null> {
-    const rows = await this.db.all(sql`SELECT * FROM keys WHERE id = ${id}`);
+    const rows = await this.db.all(BY_ID, { id });
     return rows[0] ? keyFromRow(rows[0]) : null;
   }
 
   async findKeyBySecret(secret: string, now = Date.now()): Promise<KeyRecord | null> {
     const hash = hashKeySecret(secret);
-    const rows = await this.db.all(sql`SELECT * FROM keys WHERE key_hash = ${hash}`);
+    const rows = await this.db.all(BY_HASH, { hash });
     if (rows[0]) return keyFromRow(rows[0]);
-    const rotated = await this.db.all(
-      sql`SELECT * FROM keys WHERE previous_key_hash = ${hash} AND previous_key_expires_at > ${now}`,
-    );
+    const rotated = await this.db.all(BY_PREVIOUS_HASH, { hash, now });
     return rotated[0] ? keyFromRow(rotated[0]) : null;
   }
 

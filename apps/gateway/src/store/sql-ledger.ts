@@ -1,9 +1,8 @@
 import { type SQL, sql } from 'drizzle-orm';
-import { type Database, num, type SqlExecutor } from '../db/database.js';
+import { type Database, num, statement } from '../db/database.js';
 import { nextResetAt } from './budget-period.js';
 import { jsonOrNull, keyFromRow, ownerFromRow, usageFromRow } from './rows.js';
 import type {
-  BudgetPeriod,
   LedgerStore,
   ReservationRequest,
   ReserveResult,
@@ -19,34 +18,69 @@ const HOUR_MS = 3_600_000;
 const DAY_MS = 86_400_000;
 
 type BudgetTable = 'keys' | 'owners';
+const p = sql.placeholder;
 
-/** Starts a new period when the current one is over (spend back to zero; reservations stay). */
-async function rollBudgetPeriod(tx: SqlExecutor, table: BudgetTable, id: string, now: number): Promise<void> {
-  const rows = await tx.all(
-    sql`SELECT budget_period FROM ${sql.identifier(table)}
-        WHERE id = ${id} AND budget_period IS NOT NULL AND budget_resets_at <= ${now}`,
-  );
-  const period = rows[0]?.budget_period;
-  if (!period) return;
-  await tx.run(sql`
-    UPDATE ${sql.identifier(table)} SET budget_spent_nusd = 0,
-      budget_resets_at = ${nextResetAt(String(period) as BudgetPeriod, now)}
-    WHERE id = ${id} AND budget_resets_at <= ${now}`);
+/** Per table: the hot-path statements, written once (see Statement). */
+function budgetStatements(table: BudgetTable) {
+  const t = sql.identifier(table);
+  return {
+    // A period that is over starts anew: spend back to zero (reservations stay). A no-op otherwise.
+    roll: statement(sql`
+      UPDATE ${t} SET budget_spent_nusd = 0,
+        budget_resets_at = CAST(CASE budget_period WHEN 'daily' THEN ${p('daily')} WHEN 'weekly' THEN ${p('weekly')}
+          ELSE ${p('monthly')} END AS BIGINT)
+      WHERE id = ${p('id')} AND budget_period IS NOT NULL AND budget_resets_at <= ${p('now')}`),
+    // The budget rule, in one statement: admit only if spent + reserved + amount stays within the limit.
+    reserve: statement(sql`
+      UPDATE ${t} SET budget_reserved_nusd = budget_reserved_nusd + ${p('amount')}
+      WHERE id = ${p('id')}
+        AND (budget_max_nusd IS NULL OR budget_spent_nusd + budget_reserved_nusd + ${p('amount')} <= budget_max_nusd)`),
+    charge: statement(sql`
+      UPDATE ${t}
+      SET budget_spent_nusd = budget_spent_nusd + ${p('cost')}, budget_reserved_nusd = budget_reserved_nusd - ${p('release')}
+      WHERE id = ${p('id')}`),
+  };
 }
 
-/** The budget rule, in one statement: admit only if spent + reserved + amount stays within the limit. */
-function reserveSql(table: BudgetTable, id: string, amount: number): SQL {
-  return sql`
-    UPDATE ${sql.identifier(table)} SET budget_reserved_nusd = budget_reserved_nusd + ${amount}
-    WHERE id = ${id}
-      AND (budget_max_nusd IS NULL OR budget_spent_nusd + budget_reserved_nusd + ${amount} <= budget_max_nusd)`;
-}
+const BUDGET = { keys: budgetStatements('keys'), owners: budgetStatements('owners') };
 
-function chargeSql(table: BudgetTable, id: string, cost: number, release: number): SQL {
-  return sql`
-    UPDATE ${sql.identifier(table)}
-    SET budget_spent_nusd = budget_spent_nusd + ${cost}, budget_reserved_nusd = budget_reserved_nusd - ${release}
-    WHERE id = ${id}`;
+const INSERT_RESERVATION = statement(sql`
+  INSERT INTO reservations (id, key_id, owner_id, amount_nusd, created_at, expires_at)
+  VALUES (${p('id')}, ${p('keyId')}, ${p('ownerId')}, ${p('amount')}, ${p('now')}, ${p('expiresAt')})`);
+
+const RELEASE_RESERVATION = statement(
+  sql`DELETE FROM reservations WHERE id = ${p('id')} RETURNING key_id, owner_id, amount_nusd`,
+);
+
+const INSERT_USAGE = statement(sql`
+  INSERT INTO usage (request_id, created_at, key_id, owner_id, model, provider, upstream_model, endpoint, stream,
+    prompt_tokens, completion_tokens, cost_nusd, reserved_nusd, latency_ms, ttft_ms, status, http_status,
+    metered_by, node_ids, receipt_digest, error)
+  VALUES (${p('requestId')}, ${p('createdAt')}, ${p('keyId')}, ${p('ownerId')}, ${p('model')}, ${p('provider')},
+    ${p('upstreamModel')}, ${p('endpoint')}, ${p('stream')}, ${p('promptTokens')}, ${p('completionTokens')},
+    ${p('cost')}, ${p('reserved')}, ${p('latencyMs')}, ${p('ttftMs')}, ${p('status')}, ${p('httpStatus')},
+    ${p('meteredBy')}, ${p('nodeIds')}, ${p('receiptDigest')}, ${p('error')})`);
+
+const UPSERT_HOURLY = statement(sql`
+  INSERT INTO usage_hourly (hour_start, key_id, model, owner_id, requests, errors, prompt_tokens,
+    completion_tokens, cost_nusd)
+  VALUES (${p('hourStart')}, ${p('keyId')}, ${p('model')}, ${p('ownerId')}, 1, ${p('errors')}, ${p('promptTokens')},
+    ${p('completionTokens')}, ${p('cost')})
+  ON CONFLICT (hour_start, key_id, model) DO UPDATE SET
+    requests = usage_hourly.requests + 1,
+    errors = usage_hourly.errors + excluded.errors,
+    prompt_tokens = usage_hourly.prompt_tokens + excluded.prompt_tokens,
+    completion_tokens = usage_hourly.completion_tokens + excluded.completion_tokens,
+    cost_nusd = usage_hourly.cost_nusd + excluded.cost_nusd`);
+
+function rollValues(id: string, now: number) {
+  return {
+    id,
+    now,
+    daily: nextResetAt('daily', now),
+    weekly: nextResetAt('weekly', now),
+    monthly: nextResetAt('monthly', now),
+  };
 }
 
 function encodeCursor(row: UsageRecord): string {
@@ -70,19 +104,24 @@ export class SqlLedgerStore implements LedgerStore {
     const now = request.now ?? Date.now();
     try {
       await this.db.transaction(async (tx) => {
-        await rollBudgetPeriod(tx, 'keys', request.keyId, now);
-        if ((await tx.run(reserveSql('keys', request.keyId, request.amountNusd))) !== 1) {
+        const amount = request.amountNusd;
+        await tx.run(BUDGET.keys.roll, rollValues(request.keyId, now));
+        if ((await tx.run(BUDGET.keys.reserve, { id: request.keyId, amount })) !== 1)
           throw new BudgetRejection('key');
-        }
         if (request.ownerId) {
-          await rollBudgetPeriod(tx, 'owners', request.ownerId, now);
-          if ((await tx.run(reserveSql('owners', request.ownerId, request.amountNusd))) !== 1) {
+          await tx.run(BUDGET.owners.roll, rollValues(request.ownerId, now));
+          if ((await tx.run(BUDGET.owners.reserve, { id: request.ownerId, amount })) !== 1) {
             throw new BudgetRejection('owner');
           }
         }
-        await tx.run(sql`
-          INSERT INTO reservations (id, key_id, owner_id, amount_nusd, created_at, expires_at)
-          VALUES (${request.id}, ${request.keyId}, ${request.ownerId}, ${request.amountNusd}, ${now}, ${now + request.ttlMs})`);
+        await tx.run(INSERT_RESERVATION, {
+          id: request.id,
+          keyId: request.keyId,
+          ownerId: request.ownerId,
+          amount,
+          now,
+          expiresAt: now + request.ttlMs,
+        });
       });
       return { ok: true };
     } catch (error) {
@@ -103,31 +142,44 @@ export class SqlLedgerStore implements LedgerStore {
     const isError = r.status === 'upstream_error' ? 1 : 0;
     await this.db.transaction(async (tx) => {
       // A reservation already reclaimed (expired) has nothing left to release; the charge still lands.
-      const released = await tx.all(
-        sql`DELETE FROM reservations WHERE id = ${request.reservationId} RETURNING amount_nusd`,
-      );
+      const released = await tx.all(RELEASE_RESERVATION, { id: request.reservationId });
       const release = released[0] ? num(released[0].amount_nusd) : 0;
-      await tx.run(chargeSql('keys', request.keyId, request.costNusd, release));
-      if (request.ownerId) await tx.run(chargeSql('owners', request.ownerId, request.costNusd, release));
-      await tx.run(sql`
-        INSERT INTO usage (request_id, created_at, key_id, owner_id, model, provider, upstream_model, endpoint, stream,
-          prompt_tokens, completion_tokens, cost_nusd, reserved_nusd, latency_ms, ttft_ms, status, http_status,
-          metered_by, node_ids, receipt_digest, error)
-        VALUES (${request.reservationId}, ${r.createdAt}, ${request.keyId}, ${request.ownerId}, ${r.model}, ${r.provider},
-          ${r.upstreamModel}, ${r.endpoint}, ${r.stream ? 1 : 0}, ${r.promptTokens}, ${r.completionTokens},
-          ${request.costNusd}, ${r.reservedNusd}, ${r.latencyMs}, ${r.ttftMs}, ${r.status}, ${r.httpStatus},
-          ${r.meteredBy}, ${jsonOrNull(r.nodeIds)}, ${r.receiptDigest}, ${r.error})`);
-      await tx.run(sql`
-        INSERT INTO usage_hourly (hour_start, key_id, model, owner_id, requests, errors, prompt_tokens,
-          completion_tokens, cost_nusd)
-        VALUES (${hourStart}, ${request.keyId}, ${r.model}, ${request.ownerId}, 1, ${isError}, ${r.promptTokens},
-          ${r.completionTokens}, ${request.costNusd})
-        ON CONFLICT (hour_start, key_id, model) DO UPDATE SET
-          requests = usage_hourly.requests + 1,
-          errors = usage_hourly.errors + excluded.errors,
-          prompt_tokens = usage_hourly.prompt_tokens + excluded.prompt_tokens,
-          completion_tokens = usage_hourly.completion_tokens + excluded.completion_tokens,
-          cost_nusd = usage_hourly.cost_nusd + excluded.cost_nusd`);
+      const cost = request.costNusd;
+      await tx.run(BUDGET.keys.charge, { id: request.keyId, cost, release });
+      if (request.ownerId) await tx.run(BUDGET.owners.charge, { id: request.ownerId, cost, release });
+      await tx.run(INSERT_USAGE, {
+        requestId: request.reservationId,
+        createdAt: r.createdAt,
+        keyId: request.keyId,
+        ownerId: request.ownerId,
+        model: r.model,
+        provider: r.provider,
+        upstreamModel: r.upstreamModel,
+        endpoint: r.endpoint,
+        stream: r.stream ? 1 : 0,
+        promptTokens: r.promptTokens,
+        completionTokens: r.completionTokens,
+        cost,
+        reserved: r.reservedNusd,
+        latencyMs: r.latencyMs,
+        ttftMs: r.ttftMs,
+        status: r.status,
+        httpStatus: r.httpStatus,
+        meteredBy: r.meteredBy,
+        nodeIds: jsonOrNull(r.nodeIds),
+        receiptDigest: r.receiptDigest,
+        error: r.error,
+      });
+      await tx.run(UPSERT_HOURLY, {
+        hourStart,
+        keyId: request.keyId,
+        model: r.model,
+        ownerId: request.ownerId,
+        errors: isError,
+        promptTokens: r.promptTokens,
+        completionTokens: r.completionTokens,
+        cost,
+      });
     });
   }
 
@@ -140,14 +192,13 @@ export class SqlLedgerStore implements LedgerStore {
       if (expired.length === 0) return reclaimed;
       for (const { id } of expired) {
         const done = await this.db.transaction(async (tx) => {
-          const rows = await tx.all(
-            sql`DELETE FROM reservations WHERE id = ${String(id)} RETURNING key_id, owner_id, amount_nusd`,
-          );
+          const rows = await tx.all(RELEASE_RESERVATION, { id: String(id) });
           const row = rows[0];
           if (!row) return false; // settled or reclaimed by another replica meanwhile
-          const amount = num(row.amount_nusd);
-          await tx.run(chargeSql('keys', String(row.key_id), 0, amount));
-          if (row.owner_id) await tx.run(chargeSql('owners', String(row.owner_id), 0, amount));
+          const release = num(row.amount_nusd);
+          await tx.run(BUDGET.keys.charge, { id: String(row.key_id), cost: 0, release });
+          if (row.owner_id)
+            await tx.run(BUDGET.owners.charge, { id: String(row.owner_id), cost: 0, release });
           return true;
         });
         if (done) reclaimed++;

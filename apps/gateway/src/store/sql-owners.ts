@@ -1,10 +1,12 @@
 import { sql } from 'drizzle-orm';
-import type { Database } from '../db/database.js';
+import { type Database, statement } from '../db/database.js';
 import { nextResetAt } from './budget-period.js';
 import { newId } from './key-secrets.js';
 import { jsonOrNull, ownerFromRow } from './rows.js';
 import { setBudgetSql } from './sql-keys.js';
 import type { BudgetInput, CreateOwnerInput, OwnerRecord, OwnerStore } from './types.js';
+
+const BY_ID = statement(sql`SELECT * FROM owners WHERE id = ${sql.placeholder('id')}`);
 
 export class SqlOwnerStore implements OwnerStore {
   constructor(private readonly db: Database) {}
@@ -36,7 +38,7 @@ export class SqlOwnerStore implements OwnerStore {
   }
 
   async getOwner(id: string): Promise<OwnerRecord | null> {
-    const rows = await this.db.all(sql`SELECT * FROM owners WHERE id = ${id}`);
+    const rows = await this.db.all(BY_ID, { id });
     return rows[0] ? ownerFromRow(rows[0]) : null;
   }
 

@@ -1,0 +1,146 @@
+// Gateway-added latency and throughput against a mock upstream on loopback, with keys, budgets,
+// metering, the ledger (SQLite) and metrics on: upstream, gateway and client are separate processes.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { post, type RunResult, runLoad } from './http-client.js';
+
+const CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
+const UPSTREAM = fileURLToPath(new URL('./upstream-process.ts', import.meta.url));
+const MASTER = 'bench-master-key';
+
+function waitForLine(child: ChildProcess, pattern: RegExp): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let out = '';
+    const onData = (chunk: Buffer) => {
+      out += chunk.toString();
+      const match = pattern.exec(out);
+      if (match) {
+        child.stdout?.off('data', onData);
+        resolve(match[1] ?? match[0]);
+      }
+    };
+    child.stdout?.on('data', onData);
+    child.on('exit', (code) => reject(new Error(`process exited (${code}): ${out}`)));
+  });
+}
+
+async function gatewayRss(url: string): Promise<number> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const match = /^gateway_process_resident_memory_bytes (\d+)/m.exec(text);
+  return match ? Number(match[1]) / 1024 / 1024 : Number.NaN;
+}
+
+const fmt = (ms: number) => `${ms.toFixed(3)} ms`;
+
+export interface OverheadOptions {
+  sequential: number;
+  concurrent: number;
+  soak: number;
+}
+
+export async function benchGatewayOverhead(options: OverheadOptions): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'gateway-bench-'));
+  const children: ChildProcess[] = [];
+  try {
+    const upstreamProc = spawn(process.execPath, ['--import', 'tsx', UPSTREAM], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    children.push(upstreamProc);
+    const upstreamUrl = await waitForLine(upstreamProc, /(http:\/\/127\.0\.0\.1:\d+\/v1)/);
+
+    const config = join(dir, 'gateway.yaml');
+    writeFileSync(
+      config,
+      `providers:\n  - name: mock\n    api_base: ${upstreamUrl}\npricing:\n  - { model: mock:echo, input_per_million: 1, output_per_million: 2 }\n`,
+    );
+    const gateway = spawn(process.execPath, [CLI, 'serve', '--config', config, '--port', '0'], {
+      env: {
+        ...process.env,
+        DATABASE_URL: `file:${join(dir, 'gateway.db')}`,
+        GATEWAY_MASTER_KEY: MASTER,
+        LOG_LEVEL: 'info',
+      },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    children.push(gateway);
+    const gatewayUrl = await waitForLine(gateway, /Server listening at (http:\/\/127\.0\.0\.1:\d+)/);
+    // Keep draining the gateway's logs (one line per call), as a log shipper would.
+    gateway.stdout?.resume();
+
+    const created = await fetch(`${gatewayUrl}/admin/keys`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${MASTER}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ alias: 'bench', budget: { max_usd: 1_000_000 }, rpm_limit: 100_000_000 }),
+    });
+    const { key } = (await created.json()) as { key: string };
+
+    const body = (stream: boolean, model: string) =>
+      JSON.stringify({
+        model,
+        messages: [{ role: 'user', content: 'benchmark prompt of a few words' }],
+        max_tokens: 8,
+        stream,
+      });
+    const direct = (stream: boolean) => {
+      const payload = body(stream, 'echo');
+      return () => post(`${upstreamUrl}/chat/completions`, payload, {});
+    };
+    const viaGateway = (stream: boolean) => {
+      const payload = body(stream, 'mock:echo');
+      const headers = { authorization: `Bearer ${key}` };
+      return () => post(`${gatewayUrl}/v1/chat/completions`, payload, headers);
+    };
+
+    // Warm up both paths (JIT, connections, SQLite pages).
+    await runLoad(2000, 8, direct(false));
+    await runLoad(2000, 8, viaGateway(false));
+
+    const rows: string[] = [];
+    const line = (label: string, d: RunResult, g: RunResult) => {
+      rows.push(
+        `${label.padEnd(28)} direct p50 ${fmt(d.p50)} p99 ${fmt(d.p99)} | gateway p50 ${fmt(g.p50)} p99 ${fmt(g.p99)} | ` +
+          `added p50 ${fmt(g.p50 - d.p50)} p99 ${fmt(g.p99 - d.p99)} | ${(d.count / d.seconds).toFixed(0)} vs ${(g.count / g.seconds).toFixed(0)} req/s` +
+          `${d.errors + g.errors ? ` | errors ${d.errors}/${g.errors}` : ''}`,
+      );
+    };
+    for (const stream of [false, true]) {
+      const d1 = await runLoad(options.sequential, 1, direct(stream));
+      const g1 = await runLoad(options.sequential, 1, viaGateway(stream));
+      line(`c=1 ${stream ? 'stream' : 'non-stream'}`, d1, g1);
+      const d64 = await runLoad(options.concurrent, 64, direct(stream));
+      const g64 = await runLoad(options.concurrent, 64, viaGateway(stream));
+      line(`c=64 ${stream ? 'stream' : 'non-stream'}`, d64, g64);
+      rows.push(
+        `${''.padEnd(28)} throughput through the gateway at c=64: ${((g64.count / g64.seconds / (d64.count / d64.seconds)) * 100).toFixed(0)}% of direct`,
+      );
+    }
+
+    const rssBefore = await gatewayRss(gatewayUrl);
+    const soak = await runLoad(options.soak, 64, viaGateway(false));
+    const rssAfter = await gatewayRss(gatewayUrl);
+    rows.push(
+      `soak: ${options.soak} calls at c=64 in ${soak.seconds.toFixed(1)} s (${(soak.count / soak.seconds).toFixed(0)} req/s, ${soak.errors} errors); ` +
+        `gateway RSS ${rssBefore.toFixed(0)} MB before, ${rssAfter.toFixed(0)} MB after`,
+    );
+    const usage = (await (
+      await fetch(`${gatewayUrl}/admin/usage/summary?group_by=model`, {
+        headers: { authorization: `Bearer ${MASTER}` },
+      })
+    ).json()) as { data: { requests: number; cost_usd: number }[] };
+    rows.push(
+      `ledger: ${usage.data[0]?.requests} calls metered, $${usage.data[0]?.cost_usd.toFixed(6)} charged`,
+    );
+
+    console.log(
+      '\n== gateway overhead (mock upstream on loopback; SQLite ledger, keys, budgets, metrics, logs on)',
+    );
+    for (const row of rows) console.log(row);
+  } finally {
+    for (const child of children) child.kill('SIGTERM');
+    await new Promise((r) => setTimeout(r, 500));
+    rmSync(dir, { recursive: true, force: true });
+  }
+}

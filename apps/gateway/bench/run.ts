@@ -1,0 +1,17 @@
+// `pnpm --filter @cascadia/gateway bench` (after a build). Parameters by environment:
+//   BENCH_LEDGER_ROWS (default 10000000), BENCH_SEQUENTIAL (2000), BENCH_CONCURRENT (20000),
+//   BENCH_SOAK (100000), BENCH_ONLY=overhead|ledger.
+import { benchGatewayOverhead } from './gateway-overhead.js';
+import { benchLedger } from './ledger.js';
+
+const env = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
+const only = process.env.BENCH_ONLY;
+
+if (only !== 'ledger') {
+  await benchGatewayOverhead({
+    sequential: env('BENCH_SEQUENTIAL', 2000),
+    concurrent: env('BENCH_CONCURRENT', 20_000),
+    soak: env('BENCH_SOAK', 100_000),
+  });
+}
+if (only !== 'overhead') await benchLedger(env('BENCH_LEDGER_ROWS', 10_000_000));
