@@ -173,6 +173,14 @@ describe('encoding and decoding details', () => {
     expect(tok.decode(ids)).toContain('<|im_start|>assistant\n');
   });
 
+  it('joins OpenAI-style content parts into the template', () => {
+    const tok = createTokenizer(generateTinyModel().tokenizer);
+    const parts = [{ type: 'text', text: 'Hello ' }, { type: 'image_url' }, { type: 'text', text: 'there' }];
+    expect(tok.applyChatTemplate([{ role: 'user', content: parts }], { addGenerationPrompt: false })).toBe(
+      tok.applyChatTemplate([{ role: 'user', content: 'Hello there' }], { addGenerationPrompt: false }),
+    );
+  });
+
   it('a broken chat template is a clear error', () => {
     const spec = { ...generateTinyModel().tokenizer, chatTemplate: '{% for m in messages %}{{ m.content ' };
     expect(() => createTokenizer(spec).applyChatTemplate([{ role: 'user', content: 'x' }])).toThrow(

@@ -1,9 +1,19 @@
 import { Template } from '@huggingface/jinja';
 import type { Tokenizer } from './tokenizer.js';
 
+/** `content` may be OpenAI-style parts; their text parts are joined. */
 export interface ChatMessage {
   role: string;
-  content: string;
+  content: string | readonly { type: string; text?: string }[] | null;
+}
+
+function contentText(content: ChatMessage['content']): string {
+  if (content === null) return '';
+  if (typeof content === 'string') return content;
+  return content
+    .filter((p) => p.type === 'text' && typeof p.text === 'string')
+    .map((p) => p.text)
+    .join('');
 }
 
 export class ChatTemplateError extends Error {
@@ -44,7 +54,7 @@ export function renderChatTemplate(
   const tokenText = (id: number | undefined) => (id === undefined ? '' : (spec.tokens[id] ?? ''));
   try {
     return template.render({
-      messages: messages.map((m) => ({ role: m.role, content: m.content })),
+      messages: messages.map((m) => ({ role: m.role, content: contentText(m.content) })),
       add_generation_prompt: addGenerationPrompt,
       bos_token: tokenText(spec.bosTokenId),
       eos_token: tokenText(spec.eosTokenId),
