@@ -8,7 +8,7 @@
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { availableParallelism, homedir, tmpdir } from 'node:os';
+import { availableParallelism, homedir, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { argmax, loadPipeline, type ShardPipeline } from '../src/runtime/pipeline.js';
@@ -169,20 +169,44 @@ async function main(): Promise<void> {
   await ensureExport(gguf, join(work, 'shards-1'), 1);
   await ensureExport(gguf, join(work, 'shards-2'), 2);
   const self = fileURLToPath(import.meta.url);
-  const results: Figures[] = [];
-  for (const target of [join(work, 'shards-1'), join(work, 'shards-2'), 'llama.cpp']) {
-    const r = spawnSync(process.execPath, [...process.execArgv, self, '--worker', target, String(threads)], {
-      encoding: 'utf8',
-      env: { ...process.env, BENCH_GGUF: gguf },
-      maxBuffer: 1 << 24,
-    });
-    const line = r.stdout.split('\n').find((l) => l.startsWith('RESULT '));
-    if (!line) {
-      console.error(`${target} failed:\n${r.stderr}`);
-      continue;
+  // Configurations alternate over several rounds and each keeps its best figures, so a burst of
+  // load from other processes on a shared machine does not decide the comparison.
+  const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
+  const best = new Map<string, Figures>();
+  for (let round = 0; round < rounds; round++) {
+    for (const target of [join(work, 'shards-1'), join(work, 'shards-2'), 'llama.cpp']) {
+      const r = spawnSync(
+        process.execPath,
+        [...process.execArgv, self, '--worker', target, String(threads)],
+        {
+          encoding: 'utf8',
+          env: { ...process.env, BENCH_GGUF: gguf },
+          maxBuffer: 1 << 24,
+        },
+      );
+      const line = r.stdout.split('\n').find((l) => l.startsWith('RESULT '));
+      if (!line) {
+        console.error(`${target} failed:\n${r.stderr}`);
+        continue;
+      }
+      const f = JSON.parse(line.slice(7)) as Figures;
+      const prev = best.get(target);
+      best.set(
+        target,
+        prev
+          ? {
+              ...f,
+              prefillTokPerS: Math.max(prev.prefillTokPerS, f.prefillTokPerS),
+              ttftMs: Math.min(prev.ttftMs, f.ttftMs),
+              decodeTokPerS64: Math.max(prev.decodeTokPerS64, f.decodeTokPerS64),
+              decodeTokPerS1024: Math.max(prev.decodeTokPerS1024, f.decodeTokPerS1024),
+              peakRssMb: Math.max(prev.peakRssMb, f.peakRssMb),
+            }
+          : f,
+      );
     }
-    results.push(JSON.parse(line.slice(7)) as Figures);
   }
+  const results = [...best.values()];
   const cpu = (() => {
     try {
       return execFileSync('sh', ['-c', "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2"], {
