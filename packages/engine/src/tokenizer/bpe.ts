@@ -1,4 +1,5 @@
 import { bytesToByteLevel } from './byte-level.js';
+import { Heap } from './heap.js';
 import { compilePattern, splitIsolated } from './pretokenizers.js';
 import type { TokenizerSpec } from './spec.js';
 
@@ -50,22 +51,37 @@ export class ByteLevelBpe {
     for (const id of ids) out.push(id);
   }
 
+  /**
+   * Merge with a priority queue over adjacent pairs (lowest rank, then leftmost), skipping pairs whose
+   * symbols changed since they were queued: O(n log n), so long runs of one character stay cheap.
+   */
   private merge(word: string): string[] {
-    const symbols = Array.from(word);
-    while (symbols.length > 1) {
-      let best = -1;
-      let bestRank = Number.POSITIVE_INFINITY;
-      for (let i = 0; i + 1 < symbols.length; i++) {
-        const rank = this.ranks.get(`${symbols[i]} ${symbols[i + 1]}`);
-        if (rank !== undefined && rank < bestRank) {
-          bestRank = rank;
-          best = i;
-        }
-      }
-      if (best < 0) break;
-      symbols.splice(best, 2, symbols[best]! + symbols[best + 1]!);
+    const text = Array.from(word);
+    const n = text.length;
+    if (n < 2) return text;
+    const prev = Array.from({ length: n }, (_, i) => i - 1);
+    const next = Array.from({ length: n }, (_, i) => (i + 1 < n ? i + 1 : -1));
+    const queue = new Heap<{ left: number; right: number; rank: number; text: string }>(
+      (a, b) => a.rank < b.rank || (a.rank === b.rank && a.left < b.left),
+    );
+    const push = (left: number, right: number) => {
+      if (left < 0 || right < 0) return;
+      const rank = this.ranks.get(`${text[left]} ${text[right]}`);
+      if (rank !== undefined) queue.push({ left, right, rank, text: text[left]! + text[right]! });
+    };
+    for (let i = 0; i + 1 < n; i++) push(i, i + 1);
+    for (let b = queue.pop(); b !== undefined; b = queue.pop()) {
+      const l = text[b.left]!;
+      const r = text[b.right]!;
+      if (l === '' || r === '' || next[b.left] !== b.right || l + r !== b.text) continue;
+      text[b.left] = b.text;
+      text[b.right] = '';
+      next[b.left] = next[b.right]!;
+      if (next[b.right]! >= 0) prev[next[b.right]!] = b.left;
+      push(prev[b.left]!, b.left);
+      push(b.left, next[b.left]!);
     }
-    return symbols;
+    return text.filter((t) => t !== '');
   }
 
   /** A final symbol missing from the vocabulary falls back to single-byte tokens, as llama.cpp does. */

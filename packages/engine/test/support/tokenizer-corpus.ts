@@ -29,4 +29,6 @@ export const TOKENIZER_CORPUS: string[] = [
   '12345678901234567890',
   'non\u00a0breaking\u2003em\u2009thin spaces and zero\u200bwidth',
   'control chars \u0001\u0002 and NEL\u0085 and BOM\ufeff here',
+  `${' '.repeat(3000)}long whitespace run`,
+  `${'a'.repeat(700)} ${'ab'.repeat(300)} ${'='.repeat(400)}`,
 ];
