@@ -27,12 +27,18 @@ interface Figures {
   decodeTokPerS64: number;
   decodeTokPerS1024: number;
   peakRssMb: number;
+  /** RSS of the process before the engine loaded anything (Node, the loader, native addons). */
+  baseRssMb: number;
   tokens: number[];
 }
 
 /** A deterministic prompt of ordinary tokens (ids 1000..), the same for every engine. */
 function promptTokens(length: number, offset = 0): number[] {
   return Array.from({ length }, (_, i) => 1000 + ((i * 7919 + offset) % 20000));
+}
+
+function currentRssMb(): number {
+  return process.memoryUsage().rss / 2 ** 20;
 }
 
 function peakRssMb(): number {
@@ -42,6 +48,8 @@ function peakRssMb(): number {
 }
 
 async function runOurs(name: string, dir: string, threads: number): Promise<Figures> {
+  await import('onnxruntime-node');
+  const baseRssMb = currentRssMb();
   const pipeline: ShardPipeline = await loadPipeline(dir, { engine: 'onnxruntime', threads });
   // Warm-up (first-run allocations) on its own session.
   await pipeline.forward('warm', Int32Array.from(promptTokens(8)), 0);
@@ -80,6 +88,7 @@ async function runOurs(name: string, dir: string, threads: number): Promise<Figu
     decodeTokPerS64,
     decodeTokPerS1024,
     peakRssMb: peakRssMb(),
+    baseRssMb,
     tokens: tokens.slice(0, 16),
   };
 }
@@ -87,6 +96,7 @@ async function runOurs(name: string, dir: string, threads: number): Promise<Figu
 async function runLlamaCpp(gguf: string, threads: number): Promise<Figures> {
   const { getLlama } = await import('node-llama-cpp');
   const llama = await getLlama({ gpu: false, build: 'never' });
+  const baseRssMb = currentRssMb();
   const model = await llama.loadModel({ modelPath: gguf });
   const context = await model.createContext({ contextSize: 2048, threads, batchSize: 1024 });
   const greedy = async (seqTokens: number[], count: number) => {
@@ -119,6 +129,7 @@ async function runLlamaCpp(gguf: string, threads: number): Promise<Figures> {
     decodeTokPerS64,
     decodeTokPerS1024,
     peakRssMb: peakRssMb(),
+    baseRssMb,
     tokens: a.out.slice(0, 16),
   };
 }
@@ -218,6 +229,11 @@ async function main(): Promise<void> {
   })();
   console.log(`\nSmolLM2-135M-Instruct Q4_1 · ${threads} threads · ${cpu}`);
   console.log(
+    `best of ${rounds} alternating rounds; load average now ${loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' ')}`,
+  );
+  console.log(
     `prompt ${PROMPT_LENGTH} tokens, ${DECODE_TOKENS} decoded; long context ${LONG_CONTEXT} + ${LONG_DECODE_TOKENS} decoded\n`,
   );
   const header = [
@@ -235,6 +251,7 @@ async function main(): Promise<void> {
     r.decodeTokPerS64.toFixed(1),
     r.decodeTokPerS1024.toFixed(1),
     r.peakRssMb.toFixed(0),
+    r.baseRssMb.toFixed(0),
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] as string).length)));
   for (const row of [header, ...rows])
