@@ -203,11 +203,17 @@ async function hopCost(stages: number, dataDir: string): Promise<number> {
     'bench',
   );
   await session.open({ temperature: 0, seed: 1, generated: [] });
-  for (let i = 0; i < 200; i++) await session.forward(Int32Array.of(1), i);
-  const n = 2000;
-  const t0 = performance.now();
-  for (let i = 0; i < n; i++) await session.forward(Int32Array.of(1), 200 + i);
-  const perStep = (performance.now() - t0) / n;
+  let position = 0;
+  for (; position < 200; position++) await session.forward(Int32Array.of(1), position);
+  // Best of several batches: the machine is shared, and the minimum is the cost of the protocol
+  // itself rather than of whoever else was scheduled.
+  const batches: number[] = [];
+  for (let b = 0; b < 8; b++) {
+    const t0 = performance.now();
+    for (let i = 0; i < 250; i++, position++) await session.forward(Int32Array.of(1), position);
+    batches.push((performance.now() - t0) / 250);
+  }
+  const perStep = Math.min(...batches);
   await session.close();
   for (const node of nodes) await node.stop();
   await coordinator.close();
@@ -225,7 +231,7 @@ async function main() {
     const one = await hopCost(1, path.join(dir, 'echo1'));
     const two = await hopCost(2, path.join(dir, 'echo2'));
     line(
-      `protocol only (in one process, no compute, SmolLM2-sized hidden states): 1 stage ${one.toFixed(3)} ms/step, 2 stages ${two.toFixed(3)} ms/step -> ${(two - one).toFixed(3)} ms per extra hop`,
+      `protocol only (in one process, no compute, SmolLM2-sized hidden states, best of 8 x 250 steps): 1 stage ${one.toFixed(3)} ms/step, 2 stages ${two.toFixed(3)} ms/step -> ${(two - one).toFixed(3)} ms per extra hop`,
     );
 
     const gguf = await resolveDefaultModel();

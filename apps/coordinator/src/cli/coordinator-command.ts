@@ -3,15 +3,19 @@ import { parseArgs } from 'node:util';
 import { startCoordinator } from '../server.js';
 import { onShutdown } from './shutdown.js';
 
+/** Every option can also come from the environment (systemd EnvironmentFile); flags win. */
+const env = process.env;
+const opt = (value: string | undefined) => (value ? { default: value } : {});
+
 export async function coordinatorCommand(argv: string[]): Promise<void> {
   const { values } = parseArgs({
     args: argv,
     options: {
-      host: { type: 'string', default: '127.0.0.1' },
-      port: { type: 'string', default: '9090' },
-      data: { type: 'string' },
-      plan: { type: 'string' },
-      'max-sessions': { type: 'string' },
+      host: { type: 'string', default: env.CASCADIA_HOST ?? '127.0.0.1' },
+      port: { type: 'string', default: env.CASCADIA_PORT ?? '9090' },
+      data: { type: 'string', ...opt(env.CASCADIA_DATA) },
+      plan: { type: 'string', ...opt(env.CASCADIA_PLAN) },
+      'max-sessions': { type: 'string', ...opt(env.CASCADIA_MAX_SESSIONS) },
       'heartbeat-ms': { type: 'string' },
       'step-timeout-ms': { type: 'string' },
     },

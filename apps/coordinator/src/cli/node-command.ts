@@ -4,20 +4,24 @@ import { parseArgs } from 'node:util';
 import { runNode } from '../node/run-node.js';
 import { onShutdown } from './shutdown.js';
 
+/** Every option can also come from the environment (systemd EnvironmentFile); flags win. */
+const env = process.env;
+const opt = (value: string | undefined) => (value ? { default: value } : {});
+
 export async function nodeCommand(argv: string[]): Promise<void> {
   const { values } = parseArgs({
     args: argv,
     options: {
-      coordinator: { type: 'string', default: 'http://127.0.0.1:9090' },
-      shard: { type: 'string' },
-      host: { type: 'string', default: '127.0.0.1' },
-      port: { type: 'string', default: '9100' },
-      advertise: { type: 'string' },
-      'key-file': { type: 'string' },
-      engine: { type: 'string', default: 'auto' },
-      device: { type: 'string' },
-      threads: { type: 'string' },
-      'max-sessions': { type: 'string' },
+      coordinator: { type: 'string', default: env.CASCADIA_COORDINATOR_URL ?? 'http://127.0.0.1:9090' },
+      shard: { type: 'string', ...opt(env.CASCADIA_SHARD_DIR) },
+      host: { type: 'string', default: env.CASCADIA_NODE_HOST ?? '127.0.0.1' },
+      port: { type: 'string', default: env.CASCADIA_NODE_PORT ?? '9100' },
+      advertise: { type: 'string', ...opt(env.CASCADIA_ADVERTISE_HOST) },
+      'key-file': { type: 'string', ...opt(env.CASCADIA_KEY_FILE) },
+      engine: { type: 'string', default: env.CASCADIA_ENGINE ?? 'auto' },
+      device: { type: 'string', ...opt(env.CASCADIA_DEVICE) },
+      threads: { type: 'string', ...opt(env.CASCADIA_THREADS) },
+      'max-sessions': { type: 'string', ...opt(env.CASCADIA_MAX_SESSIONS) },
     },
   });
   if (!values.shard) throw new Error('--shard <shard dir> is required');
