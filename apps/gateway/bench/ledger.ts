@@ -53,7 +53,28 @@ export async function benchLedger(rows: number): Promise<void> {
       http_status, metered_by, node_ids, receipt_digest, error)
       VALUES (?, ?, ?, ?, ?, 'cascadia', 'smollm2-135m-instruct', 'chat.completions', 1, ?, ?, ?, ?, ?, ?, 'ok', 200,
       'upstream', '["node-a","node-b"]', ?, NULL)`);
-    const rollup = new Map<string, [number, string, string, string, number, number, number, number]>();
+    type Cell = [number, string, string, string, number, number, number, number];
+    const rollup = new Map<string, Cell>();
+    const daily = new Map<string, Cell>();
+    const add = (
+      map: Map<string, Cell>,
+      bucket: number,
+      keyId: string,
+      owner: string,
+      model: string,
+      prompt: number,
+      completion: number,
+      cost: number,
+    ) => {
+      const cell = `${bucket}|${keyId}|${model}`;
+      const agg = map.get(cell);
+      if (agg) {
+        agg[4]++;
+        agg[5] += prompt;
+        agg[6] += completion;
+        agg[7] += cost;
+      } else map.set(cell, [bucket, keyId, model, owner, 1, prompt, completion, cost]);
+    };
     const start = Date.now() - SPAN_DAYS * DAY;
     const step = (SPAN_DAYS * DAY) / rows;
     const digest = 'ab'.repeat(32);
@@ -83,15 +104,17 @@ export async function benchLedger(rows: number): Promise<void> {
               40,
               digest,
             );
-            const hour = Math.floor(createdAt / HOUR) * HOUR;
-            const cell = `${hour}|${key.id}|${model}`;
-            const agg = rollup.get(cell);
-            if (agg) {
-              agg[4]++;
-              agg[5] += prompt;
-              agg[6] += completion;
-              agg[7] += cost;
-            } else rollup.set(cell, [hour, key.id, model, key.owner, 1, prompt, completion, cost]);
+            add(
+              rollup,
+              Math.floor(createdAt / HOUR) * HOUR,
+              key.id,
+              key.owner,
+              model,
+              prompt,
+              completion,
+              cost,
+            );
+            add(daily, Math.floor(createdAt / DAY) * DAY, key.id, key.owner, model, prompt, completion, cost);
           }
         })();
       }
@@ -99,8 +122,13 @@ export async function benchLedger(rows: number): Promise<void> {
         `INSERT INTO usage_hourly (hour_start, key_id, model, owner_id, requests, errors, prompt_tokens, completion_tokens, cost_nusd)
          VALUES (?, ?, ?, ?, ?, 0, ?, ?, ?)`,
       );
+      const insertDaily = db.prepare(
+        `INSERT INTO usage_daily (day_start, key_id, model, owner_id, requests, errors, prompt_tokens, completion_tokens, cost_nusd)
+         VALUES (?, ?, ?, ?, ?, 0, ?, ?, ?)`,
+      );
       db.transaction(() => {
         for (const agg of rollup.values()) insertRollup.run(...agg);
+        for (const agg of daily.values()) insertDaily.run(...agg);
       })();
     });
     db.close();
@@ -187,7 +215,7 @@ export async function benchLedger(rows: number): Promise<void> {
       `bulk insert (50k-row transactions, all indexes): ${(rows / (load.ms / 1000)).toFixed(0)} rows/s (${(load.ms / 1000).toFixed(1)} s)`,
     );
     console.log(
-      `per call at that size (reserve + settle transactions, ledger + roll-up + budgets): ${(calls / (settle.ms / 1000)).toFixed(0)} calls/s`,
+      `per call at that size (reserve + settle transactions: ledger row, 2 roll-ups, key and owner budgets): ${(calls / (settle.ms / 1000)).toFixed(0)} calls/s`,
     );
     for (const [name, ms] of Object.entries(q)) console.log(`${name.padEnd(24)} ${ms.toFixed(2)} ms`);
     console.log(

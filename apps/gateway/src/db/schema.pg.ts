@@ -123,3 +123,23 @@ export const usageHourly = pgTable(
     index('usage_hourly_owner_idx').on(t.ownerId, t.hourStart),
   ],
 );
+
+/** Daily roll-up, same shape: summaries over long ranges read a few rows per key and model per day. */
+export const usageDaily = pgTable(
+  'usage_daily',
+  {
+    dayStart: bigint('day_start', { mode: 'number' }).notNull(),
+    keyId: text('key_id').notNull(),
+    model: text('model').notNull(),
+    ownerId: text('owner_id'),
+    requests: bigint('requests', { mode: 'number' }).notNull(),
+    errors: bigint('errors', { mode: 'number' }).notNull(),
+    promptTokens: bigint('prompt_tokens', { mode: 'number' }).notNull(),
+    completionTokens: bigint('completion_tokens', { mode: 'number' }).notNull(),
+    costNusd: bigint('cost_nusd', { mode: 'number' }).notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.dayStart, t.keyId, t.model] }),
+    index('usage_daily_owner_idx').on(t.ownerId, t.dayStart),
+  ],
+);

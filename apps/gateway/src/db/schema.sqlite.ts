@@ -123,3 +123,23 @@ export const usageHourly = sqliteTable(
     index('usage_hourly_owner_idx').on(t.ownerId, t.hourStart),
   ],
 );
+
+/** Daily roll-up, same shape: summaries over long ranges read a few rows per key and model per day. */
+export const usageDaily = sqliteTable(
+  'usage_daily',
+  {
+    dayStart: integer('day_start').notNull(),
+    keyId: text('key_id').notNull(),
+    model: text('model').notNull(),
+    ownerId: text('owner_id'),
+    requests: integer('requests').notNull(),
+    errors: integer('errors').notNull(),
+    promptTokens: integer('prompt_tokens').notNull(),
+    completionTokens: integer('completion_tokens').notNull(),
+    costNusd: integer('cost_nusd').notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.dayStart, t.keyId, t.model] }),
+    index('usage_daily_owner_idx').on(t.ownerId, t.dayStart),
+  ],
+);

@@ -91,6 +91,9 @@ class SqliteDatabase implements Database {
   private readonly lock = new AsyncLock();
   private readonly inner: SqliteExecutor;
   private readonly statements: StatementCache;
+  private readonly begin: BetterSqlite3.Statement;
+  private readonly commit: BetterSqlite3.Statement;
+  private readonly rollback: BetterSqlite3.Statement;
 
   constructor(
     private readonly client: BetterSqlite3.Database,
@@ -98,6 +101,10 @@ class SqliteDatabase implements Database {
   ) {
     this.statements = new StatementCache(client);
     this.inner = new SqliteExecutor(this.statements);
+    // IMMEDIATE takes the write lock up front, so a transaction never fails to upgrade mid-way.
+    this.begin = client.prepare('BEGIN IMMEDIATE');
+    this.commit = client.prepare('COMMIT');
+    this.rollback = client.prepare('ROLLBACK');
   }
 
   all<T extends Row = Row>(query: Query, values?: Values): Promise<T[]> {
@@ -110,13 +117,13 @@ class SqliteDatabase implements Database {
 
   transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T> {
     return this.lock.run(async () => {
-      this.client.exec('BEGIN IMMEDIATE');
+      this.begin.run();
       try {
         const result = await fn(this.inner);
-        this.client.exec('COMMIT');
+        this.commit.run();
         return result;
       } catch (error) {
-        if (this.client.inTransaction) this.client.exec('ROLLBACK');
+        if (this.client.inTransaction) this.rollback.run();
         throw error;
       }
     });

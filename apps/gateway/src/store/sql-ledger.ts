@@ -61,17 +61,27 @@ const INSERT_USAGE = statement(sql`
     ${p('cost')}, ${p('reserved')}, ${p('latencyMs')}, ${p('ttftMs')}, ${p('status')}, ${p('httpStatus')},
     ${p('meteredBy')}, ${p('nodeIds')}, ${p('receiptDigest')}, ${p('error')})`);
 
-const UPSERT_HOURLY = statement(sql`
-  INSERT INTO usage_hourly (hour_start, key_id, model, owner_id, requests, errors, prompt_tokens,
-    completion_tokens, cost_nusd)
-  VALUES (${p('hourStart')}, ${p('keyId')}, ${p('model')}, ${p('ownerId')}, 1, ${p('errors')}, ${p('promptTokens')},
-    ${p('completionTokens')}, ${p('cost')})
-  ON CONFLICT (hour_start, key_id, model) DO UPDATE SET
-    requests = usage_hourly.requests + 1,
-    errors = usage_hourly.errors + excluded.errors,
-    prompt_tokens = usage_hourly.prompt_tokens + excluded.prompt_tokens,
-    completion_tokens = usage_hourly.completion_tokens + excluded.completion_tokens,
-    cost_nusd = usage_hourly.cost_nusd + excluded.cost_nusd`);
+function upsertRollup(table: 'usage_hourly' | 'usage_daily', bucketColumn: 'hour_start' | 'day_start') {
+  const t = sql.identifier(table);
+  const bucket = sql.identifier(bucketColumn);
+  return statement(sql`
+    INSERT INTO ${t} (${bucket}, key_id, model, owner_id, requests, errors, prompt_tokens, completion_tokens, cost_nusd)
+    VALUES (${p('bucketStart')}, ${p('keyId')}, ${p('model')}, ${p('ownerId')}, 1, ${p('errors')}, ${p('promptTokens')},
+      ${p('completionTokens')}, ${p('cost')})
+    ON CONFLICT (${bucket}, key_id, model) DO UPDATE SET
+      requests = ${t}.requests + 1,
+      errors = ${t}.errors + excluded.errors,
+      prompt_tokens = ${t}.prompt_tokens + excluded.prompt_tokens,
+      completion_tokens = ${t}.completion_tokens + excluded.completion_tokens,
+      cost_nusd = ${t}.cost_nusd + excluded.cost_nusd`);
+}
+
+/** Roll-ups maintained in the settle transaction: summaries and series never scan the ledger. */
+const UPSERT_HOURLY = upsertRollup('usage_hourly', 'hour_start');
+const UPSERT_DAILY = upsertRollup('usage_daily', 'day_start');
+
+/** Ranges at least this long are summarised from the daily roll-up (day resolution). */
+const DAILY_SUMMARY_MIN_RANGE_MS = 7 * DAY_MS;
 
 function rollValues(id: string, now: number) {
   return {
@@ -170,8 +180,8 @@ export class SqlLedgerStore implements LedgerStore {
         receiptDigest: r.receiptDigest,
         error: r.error,
       });
-      await tx.run(UPSERT_HOURLY, {
-        hourStart,
+      const rollup = {
+        bucketStart: hourStart,
         keyId: request.keyId,
         model: r.model,
         ownerId: request.ownerId,
@@ -179,7 +189,9 @@ export class SqlLedgerStore implements LedgerStore {
         promptTokens: r.promptTokens,
         completionTokens: r.completionTokens,
         cost,
-      });
+      };
+      await tx.run(UPSERT_HOURLY, rollup);
+      await tx.run(UPSERT_DAILY, { ...rollup, bucketStart: Math.floor(r.createdAt / DAY_MS) * DAY_MS });
     });
   }
 
@@ -226,24 +238,42 @@ export class SqlLedgerStore implements LedgerStore {
     return { data, nextCursor: rows.length > query.limit && last ? encodeCursor(last) : null };
   }
 
-  private rollupWhere(query: SummaryQuery): SQL {
+  /**
+   * Which roll-up answers a query: the daily one for long or unbounded ranges and day buckets, the
+   * hourly one otherwise. `from` rounds down and `to` rounds up to the roll-up's resolution.
+   */
+  private rollup(
+    query: SummaryQuery,
+    bucket?: 'hour' | 'day',
+  ): { table: SQL; where: SQL; size: number; column: SQL } {
+    const long =
+      query.from === undefined ||
+      query.to === undefined ||
+      query.to - query.from >= DAILY_SUMMARY_MIN_RANGE_MS;
+    const daily = bucket ? bucket === 'day' : long;
+    const size = daily ? DAY_MS : HOUR_MS;
+    const column = daily ? sql`day_start` : sql`hour_start`;
     const conditions: SQL[] = [];
     if (query.keyId) conditions.push(sql`key_id = ${query.keyId}`);
     if (query.ownerId) conditions.push(sql`owner_id = ${query.ownerId}`);
     if (query.model) conditions.push(sql`model = ${query.model}`);
-    // The roll-up has hour resolution: `from` rounds down and `to` rounds up to whole hours.
-    if (query.from !== undefined)
-      conditions.push(sql`hour_start >= ${Math.floor(query.from / HOUR_MS) * HOUR_MS}`);
-    if (query.to !== undefined) conditions.push(sql`hour_start < ${Math.ceil(query.to / HOUR_MS) * HOUR_MS}`);
-    return conditions.length ? sql`WHERE ${sql.join(conditions, sql` AND `)}` : sql``;
+    if (query.from !== undefined) conditions.push(sql`${column} >= ${Math.floor(query.from / size) * size}`);
+    if (query.to !== undefined) conditions.push(sql`${column} < ${Math.ceil(query.to / size) * size}`);
+    return {
+      table: daily ? sql`usage_daily` : sql`usage_hourly`,
+      where: conditions.length ? sql`WHERE ${sql.join(conditions, sql` AND `)}` : sql``,
+      size,
+      column,
+    };
   }
 
   async summarizeUsage(query: SummaryQuery): Promise<UsageSummaryRow[]> {
     const group = groupColumn(query.groupBy);
+    const { table, where } = this.rollup(query);
     const rows = await this.db.all(sql`
       SELECT ${group} AS grp, SUM(requests) AS requests, SUM(errors) AS errors, SUM(prompt_tokens) AS prompt_tokens,
         SUM(completion_tokens) AS completion_tokens, SUM(cost_nusd) AS cost_nusd
-      FROM usage_hourly ${this.rollupWhere(query)} GROUP BY ${group} ORDER BY cost_nusd DESC`);
+      FROM ${table} ${where} GROUP BY ${group} ORDER BY cost_nusd DESC`);
     return rows.map((row) => ({
       group: row.grp === null || row.grp === undefined ? null : String(row.grp),
       requests: num(row.requests),
@@ -256,13 +286,11 @@ export class SqlLedgerStore implements LedgerStore {
 
   async usageSeries(query: SummaryQuery & { bucket: 'hour' | 'day' }): Promise<UsageSeriesPoint[]> {
     const group = groupColumn(query.groupBy);
-    const size = query.bucket === 'hour' ? HOUR_MS : DAY_MS;
-    // Inlined (a constant, not input) so PostgreSQL sees the same expression in SELECT and GROUP BY.
-    const bucket = sql.raw(`(hour_start / ${size}) * ${size}`);
+    const { table, where, column } = this.rollup(query, query.bucket);
     const rows = await this.db.all(sql`
-      SELECT ${bucket} AS bucket_start, ${group} AS grp, SUM(requests) AS requests, SUM(errors) AS errors,
+      SELECT ${column} AS bucket_start, ${group} AS grp, SUM(requests) AS requests, SUM(errors) AS errors,
         SUM(prompt_tokens) AS prompt_tokens, SUM(completion_tokens) AS completion_tokens, SUM(cost_nusd) AS cost_nusd
-      FROM usage_hourly ${this.rollupWhere(query)} GROUP BY ${bucket}, ${group} ORDER BY bucket_start, grp`);
+      FROM ${table} ${where} GROUP BY ${column}, ${group} ORDER BY bucket_start, grp`);
     return rows.map((row) => ({
       bucketStart: num(row.bucket_start),
       group: row.grp === null || row.grp === undefined ? null : String(row.grp),
