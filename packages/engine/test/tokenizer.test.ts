@@ -90,6 +90,22 @@ describe('tokenizer file (tokenizer.json with a cascadia extension)', () => {
       expect(plain.encode(text), JSON.stringify(text)).toEqual(exact.encode(text));
   });
 
+  it('applies the NFC normalizer of a tokenizer.json (Qwen2 style) and keeps it through the file', () => {
+    const tj = tokenizerJson(generateTinyModel().tokenizer);
+    delete tj.cascadia;
+    tj.normalizer = { type: 'NFC' };
+    const path = join(dir, 'nfc.json');
+    writeFileSync(path, JSON.stringify(tj));
+    const tok = loadTokenizer(path);
+    expect(tok.spec.normalization).toBe('NFC');
+    // "é" as e + combining acute encodes like the precomposed character.
+    expect(tok.encode('caf\u0065\u0301')).toEqual(tok.encode('caf\u00e9'));
+    expect(createTokenizer(generateTinyModel().tokenizer).encode('caf\u0065\u0301')).not.toEqual(
+      tok.encode('caf\u00e9'),
+    );
+    expect(roundTrip(tok.spec, 'nfc-again.json')).toEqual(tok.spec);
+  });
+
   it('reads a plain Hugging Face tokenizer.json with Llama 3 style rules (Split regex with (?i:), ignore_merges, BOS template)', () => {
     const base = generateTinyModel().tokenizer;
     const tj = tokenizerJson({ ...base, addBos: true, bosTokenId: 1 }) as Record<string, unknown>;

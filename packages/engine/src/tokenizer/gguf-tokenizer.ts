@@ -65,7 +65,8 @@ export function tokenizerSpecFromGguf(file: GgufFile): TokenizerSpec {
     ignoreMerges: pre === 'llama-bpe' || pre === 'llama3' || pre === 'llama-v3',
     addBos: flag(file, 'tokenizer.ggml.add_bos_token', !isBpe),
     addEos: flag(file, 'tokenizer.ggml.add_eos_token', false),
-    addSpacePrefix: flag(file, 'tokenizer.ggml.add_space_prefix', !isBpe),
+    // llama.cpp only honours the prefix space for SentencePiece vocabularies.
+    addSpacePrefix: !isBpe && flag(file, 'tokenizer.ggml.add_space_prefix', true),
     eosTokenIds: endOfGenerationIds(tokens, tokenTypes, [
       eosTokenId,
       optionalId(file, 'tokenizer.ggml.eot_token_id'),

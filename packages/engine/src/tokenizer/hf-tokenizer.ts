@@ -25,6 +25,7 @@ export interface CascadiaTokenizerExtension {
   /** Tokens whose text repeats an earlier one (a JSON vocab object cannot hold them), by id. */
   duplicates: Record<string, string>;
   scores?: number[];
+  normalization?: TokenizerSpec['normalization'];
   /** model.merges were derived from `scores` for other readers; the spec itself has none. */
   derivedMerges?: boolean;
 }
@@ -101,12 +102,17 @@ function collectPreTokenizer(path: string, node: unknown, acc: PreTokenizerParts
   }
 }
 
-function normalizerPrependsSpace(node: unknown): { replacesSpace: boolean; prepends: boolean } {
-  const out = { replacesSpace: false, prepends: false };
+function normalizerPrependsSpace(node: unknown): {
+  replacesSpace: boolean;
+  prepends: boolean;
+  form?: 'NFC' | 'NFD' | 'NFKC' | 'NFKD';
+} {
+  const out: ReturnType<typeof normalizerPrependsSpace> = { replacesSpace: false, prepends: false };
   const visit = (n: unknown) => {
     if (!n || typeof n !== 'object') return;
     const o = n as Json;
     if (o.type === 'Sequence') for (const c of (o.normalizers as unknown[]) ?? []) visit(c);
+    if (o.type === 'NFC' || o.type === 'NFD' || o.type === 'NFKC' || o.type === 'NFKD') out.form = o.type;
     if (o.type === 'Prepend' && o.prepend === '\u2581') out.prepends = true;
     if (o.type === 'Replace' && o.content === '\u2581') out.replacesSpace = true;
   };
@@ -223,6 +229,7 @@ export function tokenizerSpecFromJson(
   const pad = idOf(tokenContent(tokenizerConfig.pad_token));
   if (pad !== undefined) spec.padTokenId = pad;
   if (chatTemplate !== undefined) spec.chatTemplate = chatTemplate;
+  if (norm.form) spec.normalization = norm.form;
 
   if (ext) {
     // Written by this package: the extension is exact, prefer it over what was derived.
@@ -242,6 +249,8 @@ export function tokenizerSpecFromJson(
     else delete spec.chatTemplate;
     if (ext.scores) spec.scores = ext.scores;
     if (ext.derivedMerges) spec.merges = [];
+    if (ext.normalization) spec.normalization = ext.normalization;
+    else delete spec.normalization;
   }
   return spec;
 }

@@ -38,4 +38,6 @@ export interface TokenizerSpec {
   unkTokenId?: number;
   padTokenId?: number;
   chatTemplate?: string;
+  /** Unicode normalization applied to plain text before splitting (tokenizer.json `normalizer`, e.g. Qwen2's NFC). */
+  normalization?: 'NFC' | 'NFD' | 'NFKC' | 'NFKD';
 }

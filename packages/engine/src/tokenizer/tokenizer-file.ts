@@ -67,6 +67,7 @@ export function tokenizerJson(spec: TokenizerSpec): Record<string, unknown> {
   }
   if (spec.chatTemplate !== undefined) ext.chatTemplate = spec.chatTemplate;
   if (spec.scores) ext.scores = spec.scores;
+  if (spec.normalization) ext.normalization = spec.normalization;
   const derivedMerges = spec.kind === 'spm' && spec.merges.length === 0;
   if (derivedMerges) ext.derivedMerges = true;
 
@@ -86,20 +87,23 @@ export function tokenizerJson(spec: TokenizerSpec): Record<string, unknown> {
         }
       : null;
   const isSpm = spec.kind === 'spm';
+  const normalizers: Record<string, unknown>[] = [];
+  if (spec.normalization) normalizers.push({ type: spec.normalization });
+  if (isSpm) {
+    if (spec.addSpacePrefix) normalizers.push({ type: 'Prepend', prepend: '\u2581' });
+    normalizers.push({ type: 'Replace', pattern: { String: ' ' }, content: '\u2581' });
+  }
   return {
     version: '1.0',
     truncation: null,
     padding: null,
     added_tokens: addedTokens,
-    normalizer: isSpm
-      ? {
-          type: 'Sequence',
-          normalizers: [
-            ...(spec.addSpacePrefix ? [{ type: 'Prepend', prepend: '\u2581' }] : []),
-            { type: 'Replace', pattern: { String: ' ' }, content: '\u2581' },
-          ],
-        }
-      : null,
+    normalizer:
+      normalizers.length === 0
+        ? null
+        : normalizers.length === 1
+          ? normalizers[0]
+          : { type: 'Sequence', normalizers },
     pre_tokenizer: isSpm
       ? null
       : {

@@ -101,12 +101,13 @@ export class Tokenizer {
     const out: number[] = [];
     if (addSpecial && this.spec.addBos && this.spec.bosTokenId !== undefined) out.push(this.spec.bosTokenId);
     let prevSpecial = true;
-    for (const f of this.partition(text, opts.parseSpecial ?? true)) {
-      if (typeof f === 'number') {
-        out.push(f);
+    for (const fragment of this.partition(text, opts.parseSpecial ?? true)) {
+      if (typeof fragment === 'number') {
+        out.push(fragment);
         prevSpecial = true;
         continue;
       }
+      const f = this.spec.normalization ? fragment.normalize(this.spec.normalization) : fragment;
       if (this.spm) {
         const prefixed = this.spec.addSpacePrefix && prevSpecial ? ` ${f}` : f;
         this.spm.encodeText(prefixed.replaceAll(' ', '\u2581'), out);
