@@ -10,7 +10,7 @@ import {
   type GgufWriteTensor,
   type GgufWriteValue,
   MissingTensorError,
-  type ModelFormatError,
+  ModelFormatError,
   NotAModelFileError,
   openModel,
   TruncatedModelError,
@@ -30,7 +30,7 @@ afterAll(async () => {
 /** A one-layer llama GGUF with f32 weights, from which single things can be broken. */
 function oneLayerGguf(
   path: string,
-  opts: { architecture?: string; drop?: string; typeOf?: Record<string, number> } = {},
+  opts: { architecture?: string; drop?: string; typeOf?: Record<string, number>; tokenizer?: string } = {},
 ): void {
   const arch = opts.architecture ?? 'llama';
   const h = 32;
@@ -42,7 +42,7 @@ function oneLayerGguf(
     [`${arch}.embedding_length`]: { type: 'u32', value: h },
     [`${arch}.feed_forward_length`]: { type: 'u32', value: h },
     [`${arch}.attention.head_count`]: { type: 'u32', value: 2 },
-    'tokenizer.ggml.model': { type: 'string', value: 'gpt2' },
+    'tokenizer.ggml.model': { type: 'string', value: opts.tokenizer ?? 'gpt2' },
     'tokenizer.ggml.tokens': { type: 'array', itemType: 'string', value: tokens },
     'tokenizer.ggml.token_type': { type: 'array', itemType: 'i32', value: [3, 1, 1, 1] },
     'tokenizer.ggml.merges': { type: 'array', itemType: 'string', value: ['a b'] },
@@ -146,6 +146,31 @@ describe('bad model files get typed, clear errors', () => {
     const err = await openModel(p).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(MissingTensorError);
     expect((err as Error).message).toMatch(/model\.layers\.0\.mlp\.down_proj\.weight is missing/);
+  });
+
+  it('an unsupported tokenizer kind', async () => {
+    const p = join(dir, 'bert-tokenizer.gguf');
+    oneLayerGguf(p, { tokenizer: 'bert' });
+    const err = await openModel(p).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ModelFormatError);
+    expect((err as ModelFormatError).code).toBe('unsupported_tokenizer');
+    expect((err as Error).message).toMatch(/tokenizer\.ggml\.model is "bert"/);
+  });
+
+  it('a safetensors tensor of an unsupported dtype', async () => {
+    const folder = join(dir, 'hf-int8');
+    await createTinyModel(folder);
+    const st = join(folder, 'model.safetensors');
+    const bytes = readFileSync(st);
+    const len = Number(bytes.readBigUInt64LE(0));
+    const header = bytes
+      .subarray(8, 8 + len)
+      .toString('utf8')
+      .replace('"dtype":"F32"', '"dtype":"I8" ');
+    writeFileSync(st, Buffer.concat([bytes.subarray(0, 8), Buffer.from(header), bytes.subarray(8 + len)]));
+    const err = await openModel(folder).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(UnsupportedTensorTypeError);
+    expect((err as Error).message).toMatch(/has type I8/);
   });
 
   it('Hugging Face folders: no config, unsupported model_type, truncated safetensors', async () => {
