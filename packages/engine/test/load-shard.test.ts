@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { canonicalize, sha256Hex } from '@cascadia/receipts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadShard, readShardManifest } from '../src/runtime/load.js';
+import type { ShardRunner } from '../src/runtime/types.js';
 import type { ShardManifest } from '../src/shard/manifest.js';
 import { writeShards } from '../src/shard/write.js';
 import { randomModel } from './helpers/random-model.js';
@@ -63,5 +64,57 @@ describe('shard manifests and integrity checks', () => {
 
   it('reports a missing shard directory clearly', async () => {
     await expect(loadShard(join(dir, 'nope'))).rejects.toThrow(/no shard manifest/);
+  });
+});
+
+describe('engine selection', () => {
+  let dir: string;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'engine-select-'));
+    await writeShards(randomModel(), source, { outDir: dir, boundaries: [0, 4] });
+  });
+
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('auto uses openvino when its addon loads, else onnxruntime with the reason logged', async () => {
+    const warnings: string[] = [];
+    const original = console.warn;
+    console.warn = (...args: unknown[]) => {
+      warnings.push(args.join(' '));
+    };
+    let runner: ShardRunner | undefined;
+    try {
+      runner = await loadShard(join(dir, 'shard-0-of-1'), { threads: 1 });
+    } finally {
+      console.warn = original;
+    }
+    if (runner.engine === 'onnxruntime') {
+      expect(warnings.join('\n')).toMatch(/openvino unavailable, using onnxruntime: .+/);
+    } else {
+      expect(runner.engine).toBe('openvino');
+    }
+    const out = await runner.forward('s', { tokens: Int32Array.of(1, 2, 3) }, { position: 0, length: 3 });
+    expect('logits' in out && out.logits.length).toBe(96);
+    await runner.close();
+  });
+
+  it('an explicit engine that cannot load fails with its reason; onnxruntime has no GPU device', async () => {
+    let openvinoLoads = true;
+    try {
+      await import('openvino-node');
+    } catch {
+      openvinoLoads = false;
+    }
+    if (!openvinoLoads) {
+      await expect(loadShard(join(dir, 'shard-0-of-1'), { engine: 'openvino' })).rejects.toThrow(
+        /ov_node_addon|openvino/i,
+      );
+    }
+    await expect(
+      loadShard(join(dir, 'shard-0-of-1'), { engine: 'onnxruntime', device: 'GPU' }),
+    ).rejects.toThrow(/cpu only/);
   });
 });
