@@ -180,6 +180,20 @@ describe('tiny models written as GGUF and as a Hugging Face folder', () => {
     }
   });
 
+  it('a Llama GGUF with q/k/v biases un-permutes the q and k biases like the weights', async () => {
+    const { createTinyModel, createTinyGguf } = await import('../src/model/index.js');
+    const opts = { seed: 12, attentionBias: true, architecture: 'llama' as const };
+    await createTinyModel(join(dir, 'hf-llama-bias'), opts);
+    await createTinyGguf(join(dir, 'tiny-llama-bias.gguf'), { ...opts, quant: 'f32' });
+    const hf = await openModel(join(dir, 'hf-llama-bias'));
+    const gg = await openModel(join(dir, 'tiny-llama-bias.gguf'));
+    expect(gg.config).toMatchObject({ architecture: 'llama', attentionBias: true });
+    expect(gg.config).toEqual(hf.config);
+    for (const name of ['model.layers.0.self_attn.q_proj.bias', 'model.layers.1.self_attn.k_proj.bias']) {
+      expect(dequantize(gg.tensors.get(name)!), name).toEqual(dequantize(hf.tensors.get(name)!));
+    }
+  });
+
   for (const quant of ['q4_0', 'q4_1', 'q8_0'] as const) {
     it(`${quant} GGUF dequantizes close to the f32 weights, and 4-bit blocks are exact`, async () => {
       const { createTinyModel, createTinyGguf } = await import('../src/model/index.js');

@@ -163,9 +163,9 @@ function lazyTensor(
     get data(): Uint8Array {
       const raw = readFileRange(path, info.offset, byteSize);
       if (permuteHeads === undefined) return raw;
-      const rows = shape.length === 1 ? shape[0]! : shape[0]!;
-      const rowBytes = shape.length === 1 ? rowByteSize(type, 1) : rowByteSize(type, shape[1]!);
-      return unpermuteRows(raw, rows, rowBytes, permuteHeads);
+      // Rows are the output dimension; a bias is a column of one-element rows.
+      const rowBytes = rowByteSize(type, shape.length === 1 ? 1 : shape[1]!);
+      return unpermuteRows(raw, shape[0]!, rowBytes, permuteHeads);
     },
   };
 }

@@ -21,6 +21,8 @@ export interface TinyModelOptions {
   dtype?: 'f32' | 'f16';
   /** Qwen2 style: q/k/v projections with biases (written as a `qwen2` model). */
   attentionBias?: boolean;
+  /** Default `qwen2` with biases, else `llama` (a Llama with `attention_bias` is possible too). */
+  architecture?: 'llama' | 'qwen2';
   tieWordEmbeddings?: boolean;
   maxContext?: number;
 }
@@ -162,7 +164,7 @@ export function generateTinyModel(opts: TinyModelOptions = {}): TinyWeights {
   }
   const headDim = hiddenSize / numHeads;
   const config: LlamaConfig = {
-    architecture: bias ? 'qwen2' : 'llama',
+    architecture: opts.architecture ?? (bias ? 'qwen2' : 'llama'),
     vocabSize,
     hiddenSize,
     intermediateSize,
@@ -229,8 +231,8 @@ export async function createTinyModel(
     join(dir, 'config.json'),
     `${JSON.stringify(
       {
-        architectures: [bias ? 'Qwen2ForCausalLM' : 'LlamaForCausalLM'],
-        model_type: bias ? 'qwen2' : 'llama',
+        architectures: [config.architecture === 'qwen2' ? 'Qwen2ForCausalLM' : 'LlamaForCausalLM'],
+        model_type: config.architecture,
         vocab_size: vocabSize,
         hidden_size: hiddenSize,
         intermediate_size: intermediateSize,
