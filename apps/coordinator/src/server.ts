@@ -21,6 +21,7 @@ export interface CoordinatorServerOptions {
   maxSessions?: number;
   heartbeatMs?: number;
   plan?: Record<string, string[]>;
+  expectNodes?: number;
   timeouts?: MeshServiceOptions['timeouts'];
   defaultMaxTokens?: number;
   maxPromptTokens?: number;
@@ -67,6 +68,7 @@ export async function startCoordinator(opts: CoordinatorServerOptions = {}): Pro
     ...(opts.maxSessions ? { maxSessions: opts.maxSessions } : {}),
     ...(opts.heartbeatMs ? { heartbeatMs: opts.heartbeatMs } : {}),
     ...(opts.plan ? { plan: opts.plan } : {}),
+    ...(opts.expectNodes ? { expectNodes: opts.expectNodes } : {}),
     ...(opts.timeouts ? { timeouts: opts.timeouts } : {}),
   });
   const app = await buildCoordinatorApp({

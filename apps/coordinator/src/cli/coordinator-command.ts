@@ -17,6 +17,7 @@ export async function coordinatorCommand(argv: string[]): Promise<void> {
       plan: { type: 'string', ...opt(env.CASCADIA_PLAN) },
       'max-sessions': { type: 'string', ...opt(env.CASCADIA_MAX_SESSIONS) },
       'heartbeat-ms': { type: 'string' },
+      'expect-nodes': { type: 'string', ...opt(env.CASCADIA_EXPECT_NODES) },
       'step-timeout-ms': { type: 'string' },
     },
   });
@@ -31,6 +32,7 @@ export async function coordinatorCommand(argv: string[]): Promise<void> {
     ...(process.env.CASCADIA_API_KEY ? { apiKey: process.env.CASCADIA_API_KEY } : {}),
     ...(plan ? { plan } : {}),
     ...(values['max-sessions'] ? { maxSessions: Number(values['max-sessions']) } : {}),
+    ...(values['expect-nodes'] ? { expectNodes: Number(values['expect-nodes']) } : {}),
     ...(values['heartbeat-ms'] ? { heartbeatMs: Number(values['heartbeat-ms']) } : {}),
     ...(values['step-timeout-ms']
       ? { timeouts: { controlMs: 10_000, stepMs: Number(values['step-timeout-ms']) } }

@@ -5,74 +5,19 @@
  * SIGINT/SIGTERM.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
-import { access, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { engine } from '../mesh/engine-binding.js';
+import { ensureShardSet } from '../mesh/shard-cache.js';
 
 export const DEFAULT_MODEL_ID = 'smollm2-135m-instruct';
 
-function cacheRoot(): string {
-  const models = process.env.CASCADIA_CACHE ?? path.join(os.homedir(), '.cache', 'cascadia', 'models');
-  return path.dirname(models);
-}
-
-async function exists(p: string): Promise<boolean> {
-  return access(p).then(
-    () => true,
-    () => false,
-  );
-}
-
-/**
- * Fingerprint of what produced a shard set: the model file (path, size, mtime) and the engine's
- * exporter code, so an engine upgrade that changes the graph format re-exports instead of serving
- * stale shards.
- */
-async function exportFingerprint(model: string): Promise<string> {
-  const hash = createHash('sha256');
-  const info = await stat(model);
-  hash.update(`${path.resolve(model)}\0${info.size}\0${info.mtimeMs}\0`);
-  const engineDist = path.dirname(fileURLToPath(import.meta.resolve('@cascadia/engine')));
-  for (const sub of ['shard', 'onnx', 'runtime']) {
-    const dir = path.join(engineDist, sub);
-    const files = (await readdir(dir).catch(() => [])).filter((f) => f.endsWith('.js')).sort();
-    for (const f of files) hash.update(await readFile(path.join(dir, f)));
-  }
-  return hash.digest('hex');
-}
-
-/** Exports `model` into `n` shards under the cache once; later calls reuse the directory. */
-export async function ensureShards(model: string, n: number, modelId = DEFAULT_MODEL_ID): Promise<string[]> {
-  const dir = path.join(cacheRoot(), 'shards', `${modelId}-${n}`);
-  const dirs = Array.from({ length: n }, (_, i) => path.join(dir, `shard-${i}-of-${n}`));
-  const fingerprint = await exportFingerprint(model);
-  const stamp = path.join(dir, 'export.json');
-  const recorded = await readFile(stamp, 'utf8')
-    .then((t) => (JSON.parse(t) as { fingerprint?: string }).fingerprint)
-    .catch(() => undefined);
-  const complete = (await Promise.all(dirs.map((d) => exists(path.join(d, 'manifest.json'))))).every(Boolean);
-  if (complete && recorded === fingerprint) return dirs;
-  const e = await engine();
-  // Export aside and rename, so an interrupted export never looks complete.
-  const staging = `${dir}.tmp-${randomBytes(4).toString('hex')}`;
-  await mkdir(staging, { recursive: true });
-  try {
-    await e.exportShards({ model, outDir: staging, shards: n, modelId });
-    await writeFile(
-      path.join(staging, 'export.json'),
-      `${JSON.stringify({ fingerprint, model: path.basename(model) })}\n`,
-    );
-    await rm(dir, { recursive: true, force: true });
-    await rename(staging, dir);
-  } catch (error) {
-    await rm(staging, { recursive: true, force: true });
-    throw error;
-  }
-  return dirs;
+/** Exports `model` into `n` even shards under the cache once; later calls reuse them. */
+export function ensureShards(model: string, n: number, modelId = DEFAULT_MODEL_ID): Promise<string[]> {
+  return ensureShardSet(model, { shards: n, modelId });
 }
 
 /** The default model's GGUF: $SMOLLM2_GGUF, else the engine's pull (cached after the first time). */
@@ -80,6 +25,11 @@ export async function resolveDefaultModel(): Promise<string> {
   if (process.env.SMOLLM2_GGUF) return process.env.SMOLLM2_GGUF;
   const e = await engine();
   return e.pullDefaultModel();
+}
+
+function cacheRoot(): string {
+  const models = process.env.CASCADIA_CACHE ?? path.join(os.homedir(), '.cache', 'cascadia', 'models');
+  return path.dirname(models);
 }
 
 async function waitServable(

@@ -14,6 +14,8 @@ export async function nodeCommand(argv: string[]): Promise<void> {
     options: {
       coordinator: { type: 'string', default: env.CASCADIA_COORDINATOR_URL ?? 'http://127.0.0.1:9090' },
       shard: { type: 'string', ...opt(env.CASCADIA_SHARD_DIR) },
+      model: { type: 'string', ...opt(env.CASCADIA_MODEL) },
+      'model-id': { type: 'string', ...opt(env.CASCADIA_MODEL_ID) },
       host: { type: 'string', default: env.CASCADIA_NODE_HOST ?? '127.0.0.1' },
       port: { type: 'string', default: env.CASCADIA_NODE_PORT ?? '9100' },
       advertise: { type: 'string', ...opt(env.CASCADIA_ADVERTISE_HOST) },
@@ -24,7 +26,11 @@ export async function nodeCommand(argv: string[]): Promise<void> {
       'max-sessions': { type: 'string', ...opt(env.CASCADIA_MAX_SESSIONS) },
     },
   });
-  if (!values.shard) throw new Error('--shard <shard dir> is required');
+  if (!values.shard && !values.model) {
+    throw new Error(
+      '--shard <shard dir> is required (or --model <gguf|hf dir> to take a layer range from the coordinator)',
+    );
+  }
   const joinToken = process.env.CASCADIA_JOIN_TOKEN;
   if (!joinToken)
     throw new Error('CASCADIA_JOIN_TOKEN must be set (the coordinator prints where its token is)');
@@ -36,7 +42,9 @@ export async function nodeCommand(argv: string[]): Promise<void> {
   const node = await runNode({
     coordinatorUrl: values.coordinator,
     joinToken,
-    shardDir: values.shard,
+    ...(values.shard ? { shardDir: values.shard } : {}),
+    ...(values.model ? { model: values.model } : {}),
+    ...(values['model-id'] ? { modelId: values['model-id'] } : {}),
     keyFile: values['key-file'] ?? path.join(os.homedir(), '.config', 'cascadia', 'node.key'),
     host: values.host,
     port: Number(values.port),

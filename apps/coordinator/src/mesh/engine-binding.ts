@@ -60,6 +60,8 @@ export interface EngineModule {
     memoryWeights?: number[];
     modelId?: string;
   }): Promise<ExportedShardManifest[]>;
+  openModel(path: string): Promise<{ modelId: string; config: { numLayers: number } }>;
+  defaultModelId(modelPath: string): string;
   pullDefaultModel(opts?: { cacheDir?: string; onProgress?: (p: unknown) => void }): Promise<string>;
 }
 

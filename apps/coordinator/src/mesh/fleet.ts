@@ -8,7 +8,7 @@ import { nodeIdOf } from '../auth/identity.js';
 import { checkJoinProof, joinMessage } from '../auth/join.js';
 import { MeshError } from './errors.js';
 import { type CoordinatorIdentity, NodeLink } from './node-link.js';
-import { findRoute, type LayerAssignment, planLayerSplit } from './placement.js';
+import { boundariesOf, findRoute, type LayerAssignment, planLayerSplit } from './placement.js';
 import type { ShardInfo } from './types.js';
 
 export type NodeHealth = 'healthy' | 'stale' | 'down';
@@ -20,16 +20,46 @@ export interface NodeReport {
   active_sessions?: number;
 }
 
-export interface JoinRequest {
+export interface JoinProof {
   nonce: string;
   node_id: string;
   public_key: string;
   proof: string;
   signature: string;
-  data: { host: string; port: number };
-  shard: ShardInfo;
   report: NodeReport;
   version?: string;
+}
+
+/** A node that serves a shard it already has. */
+export interface JoinRequest extends JoinProof {
+  data: { host: string; port: number };
+  shard: ShardInfo;
+}
+
+/** A node that has the whole model and waits for the coordinator to assign it a layer range. */
+export interface AssignableJoinRequest extends JoinProof {
+  assignable: { model_id: string; num_layers: number };
+}
+
+export interface Assignment {
+  model_id: string;
+  layer_start: number;
+  layer_end: number;
+  /** boundaries of the whole plan ([0, …, num_layers]); the node exports with them */
+  boundaries: number[];
+  /** this node's shard index in the plan */
+  index: number;
+}
+
+export interface PendingNode {
+  node_id: string;
+  public_key: string;
+  lease: string;
+  model_id: string;
+  num_layers: number;
+  report: NodeReport;
+  joined_at: number;
+  last_heartbeat: number;
 }
 
 export interface FleetNode {
@@ -66,6 +96,8 @@ export interface FleetOptions {
   heartbeatMs?: number;
   /** explicit placement: node ids in pipeline order, per model */
   plan?: Record<string, string[]>;
+  /** assign layer ranges once this many assignable nodes of a model have joined (default 2) */
+  expectNodes?: number;
   now?: () => number;
 }
 
@@ -75,6 +107,10 @@ export class Fleet {
   readonly nodes = new Map<string, FleetNode>();
   /** every node key seen since start, so receipts of nodes that left stay verifiable */
   readonly knownKeys = new Map<string, string>();
+  /** assignable nodes waiting for (or preparing) their layer range */
+  readonly pending = new Map<string, PendingNode>();
+  private readonly assignments = new Map<string, Assignment>();
+  private readonly plans = new Map<string, LayerAssignment[]>();
   private readonly nonces = new Map<string, number>();
   readonly heartbeatMs: number;
   private readonly now: () => number;
@@ -94,7 +130,7 @@ export class Fleet {
     return nonce;
   }
 
-  join(req: JoinRequest): FleetNode {
+  private verifyJoin(req: JoinProof): void {
     const exp = this.nonces.get(req.nonce);
     if (exp === undefined || exp < this.now())
       throw new JoinError(401, 'bad_nonce', 'unknown or expired join challenge');
@@ -109,6 +145,11 @@ export class Fleet {
     if (req.node_id !== nodeIdOf(req.public_key)) {
       throw new JoinError(401, 'bad_node_id', 'a node id must be derived from its public key');
     }
+  }
+
+  join(req: JoinRequest): FleetNode {
+    this.verifyJoin(req);
+    this.pending.delete(req.node_id);
     const existing = this.nodes.get(req.node_id);
     existing?.link.close();
     const now = this.now();
@@ -142,7 +183,77 @@ export class Fleet {
     return node;
   }
 
-  heartbeat(nodeId: string, lease: string, report: NodeReport): FleetNode {
+  /**
+   * An assignable node joins without a shard; once `expectNodes` of them wait for the same model,
+   * the coordinator splits the layers over them in proportion to their free memory (or in the
+   * explicit plan's order). Assignments are sticky: a node that comes back gets the same range.
+   */
+  joinAssignable(req: AssignableJoinRequest): { pending: PendingNode; assignment: Assignment | null } {
+    this.verifyJoin(req);
+    const { model_id, num_layers } = req.assignable;
+    const now = this.now();
+    const pending: PendingNode = {
+      node_id: req.node_id,
+      public_key: req.public_key,
+      lease: randomBytes(24).toString('base64url'),
+      model_id,
+      num_layers,
+      report: req.report,
+      joined_at: this.pending.get(req.node_id)?.joined_at ?? now,
+      last_heartbeat: now,
+    };
+    this.pending.set(req.node_id, pending);
+    this.knownKeys.set(req.node_id, req.public_key);
+    this.assignWaiting(model_id, num_layers);
+    return { pending, assignment: this.assignments.get(req.node_id) ?? null };
+  }
+
+  assignmentOf(nodeId: string): Assignment | null {
+    return this.assignments.get(nodeId) ?? null;
+  }
+
+  /** The layer plan computed for assignable nodes of a model, if any. */
+  assignedPlan(modelId: string): LayerAssignment[] | null {
+    return this.plans.get(modelId) ?? null;
+  }
+
+  private assignWaiting(modelId: string, numLayers: number): void {
+    if (this.plans.has(modelId)) return;
+    const waiting = [...this.pending.values()].filter(
+      (p) => p.model_id === modelId && p.num_layers === numLayers,
+    );
+    if (waiting.length < (this.opts.expectNodes ?? 2) || waiting.length > numLayers) return;
+    const order = this.opts.plan?.[modelId];
+    waiting.sort((a, b) => {
+      const ia = order?.indexOf(a.node_id) ?? -1;
+      const ib = order?.indexOf(b.node_id) ?? -1;
+      if (ia !== ib) return (ia < 0 ? Infinity : ia) - (ib < 0 ? Infinity : ib);
+      return a.joined_at - b.joined_at || a.node_id.localeCompare(b.node_id);
+    });
+    const plan = planLayerSplit(
+      numLayers,
+      waiting.map((p) => ({ node_id: p.node_id, memory_bytes: p.report.memory.free_bytes })),
+    );
+    const boundaries = boundariesOf(plan);
+    plan.forEach((a, index) => {
+      this.assignments.set(a.node_id, {
+        model_id: modelId,
+        layer_start: a.layer_start,
+        layer_end: a.layer_end,
+        boundaries,
+        index,
+      });
+    });
+    this.plans.set(modelId, plan);
+  }
+
+  heartbeat(nodeId: string, lease: string, report: NodeReport): FleetNode | PendingNode {
+    const pending = this.pending.get(nodeId);
+    if (pending && pending.lease === lease) {
+      pending.last_heartbeat = this.now();
+      pending.report = report;
+      return pending;
+    }
     const node = this.nodes.get(nodeId);
     if (!node || node.lease !== lease) throw new JoinError(401, 'unknown_lease', 'not joined: join again');
     node.last_heartbeat = this.now();
@@ -152,6 +263,10 @@ export class Fleet {
   }
 
   leave(nodeId: string, lease: string): void {
+    if (this.pending.get(nodeId)?.lease === lease) {
+      this.pending.delete(nodeId);
+      return;
+    }
     const node = this.nodes.get(nodeId);
     if (!node || node.lease !== lease) throw new JoinError(401, 'unknown_lease', 'not joined');
     node.link.close();

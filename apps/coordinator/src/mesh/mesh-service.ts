@@ -29,6 +29,8 @@ export interface MeshServiceOptions {
   timeouts?: PipelineTimeouts;
   maxReplays?: number;
   plan?: Record<string, string[]>;
+  /** assignable nodes per model to wait for before assigning layer ranges */
+  expectNodes?: number;
   onReplay?: (failedNode: string, error: MeshError) => void;
 }
 
@@ -69,6 +71,7 @@ export class MeshService {
       identity: opts.identity,
       ...(opts.heartbeatMs ? { heartbeatMs: opts.heartbeatMs } : {}),
       ...(opts.plan ? { plan: opts.plan } : {}),
+      ...(opts.expectNodes ? { expectNodes: opts.expectNodes } : {}),
     });
     this.tokenizers = new Tokenizers(opts.dataDir);
     this.generator = new Generator({

@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { signMessage } from '../auth/ed25519.js';
 import { joinMessage, joinProof } from '../auth/join.js';
+import type { Assignment } from '../mesh/fleet.js';
 import type { ShardInfo } from '../mesh/types.js';
 
 export interface AgentOptions {
@@ -16,10 +17,13 @@ export interface AgentOptions {
   nodeId: string;
   publicKey: string;
   privateKey: string;
-  shard: ShardInfo;
+  /** the shard served; null for an assignable node still waiting for its layer range */
+  shard: ShardInfo | null;
+  /** for an assignable node: the model it holds whole */
+  assignable?: { model_id: string; num_layers: number };
   shardDir?: string;
-  /** address other machines reach this node's data port at */
-  advertise: { host: string; port: number };
+  /** address other machines reach this node's data port at (nodes with a shard) */
+  advertise?: { host: string; port: number };
   device: string;
   engine: string;
   activeSessions: () => number;
@@ -47,6 +51,8 @@ export class NodeAgent {
   private failures = 0;
   joins = 0;
   lastError: string | null = null;
+  assignment: Assignment | null = null;
+  private assignmentWaiters: ((a: Assignment) => void)[] = [];
 
   constructor(private readonly opts: AgentOptions) {}
 
@@ -87,8 +93,9 @@ export class NodeAgent {
       public_key: this.opts.publicKey,
       proof: joinProof(this.opts.joinToken, message),
       signature: signMessage(message, this.opts.privateKey),
-      data: this.opts.advertise,
-      shard: this.opts.shard,
+      ...(this.opts.shard
+        ? { data: this.opts.advertise, shard: this.opts.shard }
+        : { assignable: this.opts.assignable }),
       report: this.report(),
       ...(this.opts.version ? { version: this.opts.version } : {}),
     });
@@ -103,12 +110,14 @@ export class NodeAgent {
     this.heartbeatMs = Number(res.json.heartbeat_ms) || 5000;
     this.joins++;
     this.opts.log?.('joined coordinator', { coordinator: coord.id });
+    this.takeAssignment(res.json.assignment);
     if (res.json.upload_tokenizer === true) await this.uploadTokenizer();
   }
 
   private async uploadTokenizer(): Promise<void> {
     const dir = this.opts.shardDir;
-    if (!dir) return;
+    const shard = this.opts.shard;
+    if (!dir || !shard) return;
     const manifestBytes = await readFile(path.join(dir, 'manifest.json'));
     const manifest = JSON.parse(manifestBytes.toString('utf8')) as {
       tokenizer?: { file: string; sha256: string };
@@ -123,7 +132,7 @@ export class NodeAgent {
     const res = await this.post('v1/cascadia/fleet/tokenizer', {
       node_id: this.opts.nodeId,
       lease: this.lease,
-      model_id: this.opts.shard.model_id,
+      model_id: shard.model_id,
       sha256: manifest.tokenizer.sha256,
       files,
     });
@@ -171,7 +180,10 @@ export class NodeAgent {
         lease: this.lease,
         report: this.report(),
       });
-      if (res.status === 200) return;
+      if (res.status === 200) {
+        this.takeAssignment(res.json.assignment);
+        return;
+      }
       if (res.status !== 401) throw new Error(`heartbeat failed (${res.status})`);
       this.opts.log?.('coordinator forgot this node, joining again');
     } catch (error) {
@@ -183,6 +195,19 @@ export class NodeAgent {
       this.lastError = (error as Error).message;
       this.opts.log?.('join refused', { reason: (error as Error).message });
     }
+  }
+
+  /** Resolves with this node's layer range once the coordinator has assigned one. */
+  waitAssignment(): Promise<Assignment> {
+    if (this.assignment) return Promise.resolve(this.assignment);
+    return new Promise((resolve) => this.assignmentWaiters.push(resolve));
+  }
+
+  private takeAssignment(value: unknown): void {
+    if (!value || typeof value !== 'object' || this.assignment) return;
+    this.assignment = value as Assignment;
+    this.opts.log?.('layer range assigned', { ...this.assignment });
+    for (const w of this.assignmentWaiters.splice(0)) w(this.assignment);
   }
 
   async stop(leave = true): Promise<void> {

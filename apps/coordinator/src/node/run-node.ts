@@ -8,6 +8,7 @@ import { signStage } from '@cascadia/receipts';
 import { loadOrCreateKeyFile } from '@cascadia/receipts/node';
 import { nodeIdOf } from '../auth/identity.js';
 import { engine, type Sampler, type SamplingParams } from '../mesh/engine-binding.js';
+import { ensureShardSet } from '../mesh/shard-cache.js';
 import { type StageRunner, shardInfoOf } from '../mesh/types.js';
 import { NodeAgent } from './agent.js';
 import { StageServer } from './stage-server.js';
@@ -17,6 +18,15 @@ export interface RunNodeOptions {
   joinToken: string;
   /** shard directory (with manifest.json); ignored when `runner` is given */
   shardDir?: string;
+  /**
+   * Or the whole model (.gguf or HF folder): the node joins as assignable, the coordinator assigns
+   * its layer range (memory-weighted), and the node exports and loads that shard itself.
+   */
+  model?: string;
+  /** model id for an assignable node (default: derived from the file name, as the engine does) */
+  modelId?: string;
+  /** where an assignable node keeps its exported shards */
+  cacheDir?: string;
   /** an already-loaded runner (tests) */
   runner?: StageRunner;
   /** sampler factory; defaults to the engine's createSampler */
@@ -49,10 +59,14 @@ export async function runNode(opts: RunNodeOptions): Promise<RunningNode> {
   const keys = await loadOrCreateKeyFile(opts.keyFile);
   const nodeId = nodeIdOf(keys.publicKey);
   let runner = opts.runner;
+  let shardDir = opts.shardDir;
   const e = await engine();
+  if (!runner && !shardDir && opts.model) {
+    shardDir = await assignedShard(opts, nodeId, keys);
+  }
   if (!runner) {
-    if (!opts.shardDir) throw new Error('a shard directory is required');
-    runner = await e.loadShard(opts.shardDir, {
+    if (!shardDir) throw new Error('a shard directory (or a model to take an assignment for) is required');
+    runner = await e.loadShard(shardDir, {
       engine: opts.engine ?? 'auto',
       ...(opts.device ? { device: opts.device } : {}),
       ...(opts.threads ? { threads: opts.threads } : {}),
@@ -80,7 +94,7 @@ export async function runNode(opts: RunNodeOptions): Promise<RunningNode> {
     publicKey: keys.publicKey,
     privateKey: keys.privateKey,
     shard: shardInfoOf(runner.manifest),
-    ...(opts.shardDir ? { shardDir: path.resolve(opts.shardDir) } : {}),
+    ...(shardDir ? { shardDir: path.resolve(shardDir) } : {}),
     advertise: { host: opts.advertiseHost ?? (host === '0.0.0.0' ? os.hostname() : host), port: bound.port },
     device: runner.device,
     engine: runner.engine,
@@ -95,4 +109,44 @@ export async function runNode(opts: RunNodeOptions): Promise<RunningNode> {
     await runner.close();
   };
   return { nodeId, publicKey: keys.publicKey, port: bound.port, agent, server, runner, stop };
+}
+
+/**
+ * Assignable node: join with the whole model, wait for the coordinator's memory-weighted layer
+ * range, export the shards for that plan (cached by boundaries) and return this node's shard.
+ */
+async function assignedShard(
+  opts: RunNodeOptions,
+  nodeId: string,
+  keys: { publicKey: string; privateKey: string },
+): Promise<string> {
+  const e = await engine();
+  const model = opts.model!;
+  const source = await e.openModel(model);
+  const modelId = opts.modelId ?? e.defaultModelId(model);
+  const waiting = new NodeAgent({
+    coordinatorUrl: opts.coordinatorUrl,
+    joinToken: opts.joinToken,
+    nodeId,
+    publicKey: keys.publicKey,
+    privateKey: keys.privateKey,
+    shard: null,
+    assignable: { model_id: modelId, num_layers: source.config.numLayers },
+    device: opts.device ?? 'auto',
+    engine: opts.engine ?? 'auto',
+    activeSessions: () => 0,
+    ...(opts.rejoinRetryMs ? { retryMs: opts.rejoinRetryMs } : {}),
+    ...(opts.log ? { log: opts.log } : {}),
+  });
+  await waiting.start();
+  const assignment = await waiting.waitAssignment();
+  await waiting.stop(false);
+  const dirs = await ensureShardSet(model, {
+    boundaries: assignment.boundaries,
+    modelId,
+    ...(opts.cacheDir ? { cacheDir: opts.cacheDir } : {}),
+  });
+  const mine = dirs[assignment.index];
+  if (!mine) throw new Error(`assignment index ${assignment.index} is outside the plan`);
+  return mine;
 }

@@ -47,6 +47,13 @@ const Join = z.object({
   version: z.string().max(50).optional(),
 });
 
+const AssignableJoin = Join.omit({ data: true, shard: true }).extend({
+  assignable: z.object({
+    model_id: z.string().min(1).max(200),
+    num_layers: z.number().int().positive().max(10_000),
+  }),
+});
+
 const Heartbeat = z.object({ node_id: z.string(), lease: z.string(), report: Report });
 const Leave = z.object({ node_id: z.string(), lease: z.string() });
 const TokenizerUpload = z.object({
@@ -76,6 +83,30 @@ export const fleetRoutes = fp(
     });
 
     app.post('/v1/cascadia/fleet/join', async (req, reply) => {
+      if (req.body && typeof req.body === 'object' && 'assignable' in req.body) {
+        const assignable = AssignableJoin.safeParse(req.body);
+        if (!assignable.success) {
+          return sendError(reply, invalidRequest(`bad join request: ${assignable.error.issues[0]?.message}`));
+        }
+        try {
+          const { pending, assignment } = mesh.fleet.joinAssignable(assignable.data);
+          app.metrics.joins.inc({ outcome: 'accepted' });
+          req.log.info(
+            { node_id: pending.node_id, model: pending.model_id, assignment },
+            'assignable node joined',
+          );
+          return {
+            coordinator: { id: mesh.identity.id, public_key: mesh.identity.publicKey },
+            lease: pending.lease,
+            heartbeat_ms: mesh.fleet.heartbeatMs,
+            upload_tokenizer: false,
+            assignment,
+          };
+        } catch (error) {
+          app.metrics.joins.inc({ outcome: 'rejected' });
+          return sendError(reply, joinFailure(error));
+        }
+      }
       const parsed = Join.safeParse(req.body);
       if (!parsed.success)
         return sendError(reply, invalidRequest(`bad join request: ${parsed.error.issues[0]?.message}`));
@@ -112,7 +143,7 @@ export const fleetRoutes = fp(
       if (!parsed.success) return sendError(reply, invalidRequest('bad heartbeat'));
       try {
         mesh.fleet.heartbeat(parsed.data.node_id, parsed.data.lease, parsed.data.report);
-        return { ok: true };
+        return { ok: true, assignment: mesh.fleet.assignmentOf(parsed.data.node_id) };
       } catch (error) {
         return sendError(reply, joinFailure(error));
       }
@@ -193,12 +224,22 @@ export const fleetRoutes = fp(
             })) ?? null,
           stages: [...stages.values()].sort((a, b) => a.layer_start - b.layer_start),
           explicit_plan: mesh.opts.plan?.[modelId] ?? null,
+          assigned_plan: fleet.assignedPlan(modelId),
           memory_weighted_plan: fleet.suggestedPlan(modelId),
         };
       });
+      const awaiting = [...fleet.pending.values()].map((p) => ({
+        node_id: p.node_id,
+        public_key: p.public_key,
+        model_id: p.model_id,
+        memory: p.report.memory,
+        device: p.report.device,
+        assignment: fleet.assignmentOf(p.node_id),
+      }));
       return {
         coordinator: { id: mesh.identity.id, public_key: mesh.identity.publicKey },
         nodes,
+        pending: awaiting,
         placement: models,
       };
     });
