@@ -302,7 +302,7 @@ async function usage(v: Values): Promise<void> {
         .map(
           (r) =>
             `${new Date(r.createdAt).toISOString()}  ${r.requestId}  ${r.model}  ${r.status}  ` +
-            `${r.promptTokens}+${r.completionTokens} tokens  $${nanoToUsd(r.costNusd).toFixed(6)}  ${r.latencyMs} ms`,
+            `${r.promptTokens}+${r.completionTokens} tokens  $${nanoToUsd(r.costNusd).toFixed(9)}  ${r.latencyMs} ms`,
         )
         .join('\n') || '(no usage)',
     );
