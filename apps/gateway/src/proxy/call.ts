@@ -163,7 +163,6 @@ export async function handleCall(
   const key = request.virtualKey!;
   const { settings, metrics } = app;
   const model = body.model;
-  request.callModel = model;
 
   let resolved: ResolvedModel;
   try {
@@ -185,6 +184,9 @@ export async function handleCall(
     metrics.budgetRejections.inc({ reason: 'unpriced' });
     throw errors.modelUnpriced(model);
   }
+  // Only models that are routed and priced (or explicitly allowed) become metric labels, so
+  // arbitrary model strings cannot grow the label set.
+  request.callModel = model;
 
   const estimate = estimateCall(body, request.bodyBytes, price, settings);
   const reservation = await app.store.reserve({
