@@ -206,25 +206,16 @@ export function gatewayConfig(coordinatorBase) {
   };
 }
 
-/** Finds the virtual key in the JSON the gateway CLI prints for `keys create --json`. */
-export function virtualKeyFromCliOutput(stdout) {
-  const start = stdout.indexOf('{');
-  if (start < 0) return undefined;
-  let parsed;
+/** The key (shown once) and its id from what `cascadia-gateway keys create --json` prints. */
+export function createdKeyFromCliOutput(stdout) {
   try {
-    parsed = JSON.parse(stdout.slice(start, stdout.lastIndexOf('}') + 1));
+    const parsed = JSON.parse(stdout.slice(stdout.indexOf('{'), stdout.lastIndexOf('}') + 1));
+    if (typeof parsed.key === 'string' && typeof parsed.id === 'string')
+      return { key: parsed.key, id: parsed.id };
   } catch {
-    return undefined;
+    // not the expected output: reported by the caller
   }
-  const candidates = [
-    parsed.key,
-    parsed.secret,
-    parsed.api_key,
-    parsed.token,
-    parsed.key?.key,
-    parsed.key?.secret,
-  ];
-  return candidates.find((value) => typeof value === 'string' && value.length >= 16);
+  return undefined;
 }
 
 /**
@@ -319,6 +310,9 @@ export async function startStack(options = {}) {
     );
 
     // 3. A demo virtual key with a small budget, created through the gateway CLI (printed once).
+    /** Runs a `cascadia-gateway` management command against this stack's database. */
+    const gatewayCliRun = (args) =>
+      runToCompletion(node, [gatewayCli, ...args], { cwd: root, env: gatewayEnv });
     const created = await runToCompletion(
       node,
       [
@@ -333,7 +327,8 @@ export async function startStack(options = {}) {
       ],
       { cwd: root, env: { ...gatewayEnv, GATEWAY_URL: gatewayUrl } },
     );
-    const virtualKey = created.code === 0 ? virtualKeyFromCliOutput(created.stdout) : undefined;
+    const createdKey = created.code === 0 ? createdKeyFromCliOutput(created.stdout) : undefined;
+    const virtualKey = createdKey?.key;
     if (!virtualKey) {
       const stderrTail = created.stderr.trim().split('\n').slice(-5).join('\n');
       throw new StackError(
@@ -383,7 +378,9 @@ export async function startStack(options = {}) {
       urls: { web: webUrl, gateway: gatewayUrl, coordinator: coordinatorBase, mesh: meshUrl },
       ports,
       virtualKey,
+      virtualKeyId: createdKey.id,
       masterKey,
+      gatewayCli: gatewayCliRun,
       dataDir,
       logDir,
       exited: exited.then((result) =>

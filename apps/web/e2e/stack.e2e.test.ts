@@ -15,6 +15,8 @@ import { DEMOS } from '../lib/demos';
 interface Stack {
   urls: { web: string; gateway: string; coordinator: string };
   virtualKey: string;
+  virtualKeyId: string;
+  gatewayCli: (args: string[]) => Promise<{ code: number | null; stdout: string; stderr: string }>;
   logDir: string;
   stop: () => Promise<void>;
 }
@@ -177,6 +179,40 @@ describe.skipIf(missing.length > 0)('full stack in Chromium', () => {
       .poll(() => page.locator('[data-testid="node-row"]').count(), { timeout: 15_000 })
       .toBeGreaterThanOrEqual(2);
     await page.screenshot({ path: join(RESULTS, 'status.png'), fullPage: true });
+  });
+
+  it('stops a running pipeline, then reruns a single step with its dependents', async () => {
+    await page.goto(`${stack.urls.web}/demos/code-review`);
+    await page.getByRole('button', { name: 'Run pipeline' }).click();
+    const explain = page.locator('[data-step="explain"]');
+    await explain
+      .locator('[data-testid="step-output"]')
+      .filter({ hasText: /\S{2,}/ })
+      .waitFor({ timeout: 120_000 });
+    await page.getByRole('button', { name: 'Stop' }).click();
+    await page.getByText('Stopped. Rerun any step to continue from there.').waitFor();
+    expect(await explain.getAttribute('data-status')).toBe('stopped');
+    expect(await page.locator('[data-step="review"]').getAttribute('data-status')).toBe('skipped');
+
+    // Rerun the first step: it and the step that reads it run; the independent "risks" step does not.
+    await explain.getByRole('button', { name: 'Rerun step' }).click();
+    await page.getByText('Pipeline complete').waitFor({ timeout: 4 * 60_000 });
+    expect(await explain.getAttribute('data-status')).toBe('done');
+    expect(await page.locator('[data-step="review"]').getAttribute('data-status')).toBe('done');
+    expect(await page.locator('[data-step="risks"]').getAttribute('data-status')).toBe('done');
+    await page.locator('[data-step="review"] [data-verification="verified"]').waitFor({ timeout: 15_000 });
+  });
+
+  it('explains an exhausted budget (402 from the gateway) on the step', async () => {
+    const set = await stack.gatewayCli(['budget', 'set', '--key', stack.virtualKeyId, '--usd', '0']);
+    expect(set.code, set.stderr).toBe(0);
+    await page.goto(`${stack.urls.web}/demos/research-brief`);
+    await page.getByRole('button', { name: 'Run pipeline' }).click();
+    const alert = page.locator('[data-step="plan"] [role="alert"]');
+    await alert.waitFor({ timeout: 60_000 });
+    expect(await alert.textContent()).toMatch(/budget is used up/);
+    expect(await page.locator('[data-step="plan"]').getAttribute('data-status')).toBe('error');
+    await page.screenshot({ path: join(RESULTS, 'budget-exhausted.png'), fullPage: true });
   });
 
   it('never sent the virtual key to the browser', async () => {

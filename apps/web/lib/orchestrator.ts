@@ -8,7 +8,7 @@ import type { StepCallResult } from './chat-stream';
 import { StepCallError } from './chat-stream';
 import type { Demo, DemoStep } from './demos';
 import { validateJsonOutput } from './json-output';
-import { dependencyOutputs, executionOrder, stepAndDependents } from './pipeline';
+import { dependencyOutputs, executionOrder, stepsForRerun } from './pipeline';
 
 export type StepStatus = 'pending' | 'running' | 'retrying' | 'done' | 'error' | 'stopped' | 'skipped';
 
@@ -44,7 +44,7 @@ export interface RunOptions {
   signal?: AbortSignal;
   /** Outputs already produced (used when rerunning one step and its dependents). */
   previousOutputs?: Readonly<Record<string, string>>;
-  /** Rerun this step and everything downstream of it, instead of the whole pipeline. */
+  /** Rerun this step, everything downstream of it and any step without an output, not the whole pipeline. */
   fromStep?: string;
   variation?: boolean;
 }
@@ -57,7 +57,9 @@ export interface RunSummary {
 
 export async function runDemo(opts: RunOptions): Promise<RunSummary> {
   const { demo } = opts;
-  const steps = opts.fromStep ? stepAndDependents(demo.steps, opts.fromStep) : executionOrder(demo.steps);
+  const steps = opts.fromStep
+    ? stepsForRerun(demo.steps, opts.fromStep, opts.previousOutputs ?? {})
+    : executionOrder(demo.steps);
   const outputs: Record<string, string> = { ...(opts.previousOutputs ?? {}) };
   for (const step of steps) delete outputs[step.id];
   for (const step of steps) opts.onUpdate({ stepId: step.id, status: 'pending', text: '', attempts: [] });

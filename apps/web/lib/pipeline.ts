@@ -58,3 +58,16 @@ export function dependencyOutputs(
   }
   return missing.length > 0 ? { ok: false, missing } : { ok: true, outputs: picked };
 }
+
+/**
+ * What "rerun this step" runs: the step, everything downstream of it, and any step that has no
+ * output yet (a stopped or failed run left it empty), so the pipeline ends complete.
+ */
+export function stepsForRerun(
+  steps: readonly DemoStep[],
+  stepId: string,
+  outputs: Readonly<Record<string, string | undefined>>,
+): DemoStep[] {
+  const affected = new Set(stepAndDependents(steps, stepId).map((step) => step.id));
+  return executionOrder(steps).filter((step) => affected.has(step.id) || outputs[step.id] === undefined);
+}

@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { DEMOS, type DemoStep } from '../lib/demos';
-import { dependencyOutputs, executionOrder, PipelineError, stepAndDependents } from '../lib/pipeline';
+import {
+  dependencyOutputs,
+  executionOrder,
+  PipelineError,
+  stepAndDependents,
+  stepsForRerun,
+} from '../lib/pipeline';
 
 const step = (id: string, dependsOn: string[] = []): DemoStep => ({
   id,
@@ -65,6 +71,16 @@ describe('stepAndDependents', () => {
       'email',
     ]);
     expect(stepAndDependents(steps, 'email').map((s) => s.id)).toEqual(['email']);
+  });
+});
+
+describe('stepsForRerun', () => {
+  it('adds steps left without output (after a stop) so the rerun completes the pipeline', () => {
+    const steps = [step('explain'), step('risks'), step('review', ['explain', 'risks'])];
+    expect(
+      stepsForRerun(steps, 'explain', { explain: 'e', risks: 'r', review: 'x' }).map((s) => s.id),
+    ).toEqual(['explain', 'review']);
+    expect(stepsForRerun(steps, 'explain', {}).map((s) => s.id)).toEqual(['explain', 'risks', 'review']);
   });
 });
 
