@@ -180,6 +180,34 @@ describe('tiny models written as GGUF and as a Hugging Face folder', () => {
     }
   });
 
+  it('Llama 3.1 RoPE scaling: config.json parameters and the GGUF rope_freqs tensor give the same factors', async () => {
+    const { createTinyModel, createTinyGguf } = await import('../src/model/index.js');
+    const ropeScaling = {
+      type: 'llama3' as const,
+      factor: 8,
+      lowFreqFactor: 1,
+      highFreqFactor: 4,
+      originalMaxContext: 64,
+    };
+    await createTinyModel(join(dir, 'hf-rope'), { ropeScaling, hidden: 128, heads: 2, kvHeads: 1 });
+    await createTinyGguf(join(dir, 'tiny-rope.gguf'), {
+      ropeScaling,
+      hidden: 128,
+      heads: 2,
+      kvHeads: 1,
+      quant: 'f32',
+    });
+    const hf = await openModel(join(dir, 'hf-rope'));
+    const gg = await openModel(join(dir, 'tiny-rope.gguf'));
+    expect(hf.config.ropeScaling).toEqual(ropeScaling);
+    const factors = hf.config.ropeFreqFactors!;
+    expect(factors).toHaveLength(32);
+    expect(factors[0]).toBe(1);
+    expect(factors.at(-1)).toBe(8);
+    expect(factors.some((f) => f > 1 && f < 8)).toBe(true);
+    expect(gg.config.ropeFreqFactors).toEqual(factors);
+  });
+
   it('a Llama GGUF with q/k/v biases un-permutes the q and k biases like the weights', async () => {
     const { createTinyModel, createTinyGguf } = await import('../src/model/index.js');
     const opts = { seed: 12, attentionBias: true, architecture: 'llama' as const };

@@ -16,7 +16,7 @@ import {
   readFileRange,
   readGguf,
 } from './gguf.js';
-import { rowByteSize, tensorByteSize } from './quant.js';
+import { dequantize, rowByteSize, tensorByteSize } from './quant.js';
 import { requiredTensorNames } from './required.js';
 import type { LlamaConfig, ModelSource, TensorType, WeightTensor } from './types.js';
 
@@ -216,6 +216,17 @@ export async function openGguf(path: string): Promise<ModelSource> {
   }
   for (const required of requiredTensorNames(config)) {
     if (!tensors.has(required)) throw new MissingTensorError(path, required);
+  }
+  const ropeFreqs = tensors.get('rope_freqs.weight');
+  if (ropeFreqs) {
+    const factors = Array.from(dequantize(ropeFreqs));
+    if (factors.length !== config.headDim / 2 || factors.some((f) => !(f > 0))) {
+      throw new CorruptModelError(
+        path,
+        `rope_freqs holds ${factors.length} factors, expected ${config.headDim / 2} positive ones`,
+      );
+    }
+    config.ropeFreqFactors = factors;
   }
   const tokenizer = tokenizerSpecFromGguf(file);
   const sourceDigest = await sha256File(path);

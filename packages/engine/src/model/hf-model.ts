@@ -10,6 +10,7 @@ import {
   UnsupportedArchitectureError,
 } from './errors.js';
 import { requiredTensorNames } from './required.js';
+import { llama3RopeFactors } from './rope.js';
 import { readSafetensors } from './safetensors.js';
 import type { LlamaConfig, ModelSource, WeightTensor } from './types.js';
 
@@ -65,6 +66,7 @@ export function configFromHf(path: string, cfg: Record<string, unknown>): LlamaC
       highFreqFactor: Number(rs.high_freq_factor),
       originalMaxContext: Number(rs.original_max_position_embeddings),
     };
+    config.ropeFreqFactors = llama3RopeFactors(config.ropeTheta, config.headDim, config.ropeScaling);
   }
   if (!Number.isInteger(config.headDim) || config.numHeads % config.numKvHeads !== 0) {
     throw new CorruptModelError(path, `inconsistent heads: ${numHeads} heads, ${config.numKvHeads} kv heads`);

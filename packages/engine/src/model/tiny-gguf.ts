@@ -91,6 +91,15 @@ export async function createTinyGguf(
       data: quantizeValues(values, type),
     });
   }
+  if (config.ropeFreqFactors) {
+    const factors = Float32Array.from(config.ropeFreqFactors);
+    tensors.push({
+      name: 'rope_freqs.weight',
+      dims: [factors.length],
+      ggmlType: 0,
+      data: new Uint8Array(factors.buffer),
+    });
+  }
   const fileType = { f32: 0, f16: 1, q4_0: 2, q4_1: 3, q8_0: 7 }[quant];
   const metadata: Record<string, GgufWriteValue> = {
     'general.architecture': { type: 'string', value: arch },

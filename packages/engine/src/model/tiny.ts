@@ -6,8 +6,9 @@ import { type TokenizerSpec, TokenType } from '../tokenizer/spec.js';
 import { tokenizerJson } from '../tokenizer/tokenizer-file.js';
 import { f32ToF16 } from './half.js';
 import { seededNormal } from './prng.js';
+import { llama3RopeFactors } from './rope.js';
 import { writeSafetensors } from './safetensors.js';
-import type { LlamaConfig, WeightTensor } from './types.js';
+import type { LlamaConfig, RopeScaling, WeightTensor } from './types.js';
 
 export interface TinyModelOptions {
   layers?: number;
@@ -25,6 +26,8 @@ export interface TinyModelOptions {
   architecture?: 'llama' | 'qwen2';
   tieWordEmbeddings?: boolean;
   maxContext?: number;
+  /** Llama 3.1 RoPE scaling. */
+  ropeScaling?: RopeScaling;
 }
 
 const SPECIALS = ['<|endoftext|>', '<|im_start|>', '<|im_end|>'];
@@ -178,6 +181,10 @@ export function generateTinyModel(opts: TinyModelOptions = {}): TinyWeights {
     tieWordEmbeddings: opts.tieWordEmbeddings ?? true,
     attentionBias: bias,
   };
+  if (opts.ropeScaling) {
+    config.ropeScaling = { ...opts.ropeScaling };
+    config.ropeFreqFactors = llama3RopeFactors(config.ropeTheta, headDim, opts.ropeScaling);
+  }
   const normal = seededNormal(opts.seed ?? 1);
   const weights: TinyWeights['weights'] = [];
   const add = (name: string, shape: number[], std: number, mean = 0) => {
@@ -246,6 +253,17 @@ export async function createTinyModel(
         max_position_embeddings: config.maxContext,
         tie_word_embeddings: config.tieWordEmbeddings,
         attention_bias: bias,
+        ...(config.ropeScaling
+          ? {
+              rope_scaling: {
+                rope_type: 'llama3',
+                factor: config.ropeScaling.factor,
+                low_freq_factor: config.ropeScaling.lowFreqFactor,
+                high_freq_factor: config.ropeScaling.highFreqFactor,
+                original_max_position_embeddings: config.ropeScaling.originalMaxContext,
+              },
+            }
+          : {}),
         bos_token_id: spec.bosTokenId,
         eos_token_id: spec.eosTokenId,
         torch_dtype: dtype === 'f32' ? 'float32' : 'float16',

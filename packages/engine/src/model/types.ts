@@ -16,8 +16,14 @@ export interface LlamaConfig {
   tieWordEmbeddings: boolean;
   /** q/k/v projections carry a bias (Qwen2 style). */
   attentionBias: boolean;
-  /** Llama 3.1-style frequency scaling of RoPE; absent means plain RoPE. */
+  /** Llama 3.1-style frequency scaling of RoPE (from config.json); absent means plain RoPE. */
   ropeScaling?: RopeScaling;
+  /**
+   * Per-frequency RoPE divisors (headDim / 2 of them): inverse frequency i is `theta^(-2i/headDim) / f[i]`.
+   * Set from a GGUF's `rope_freqs` tensor, which is how llama.cpp stores Llama 3.1 scaling (the
+   * parameters themselves are not in the file). Equivalent to `ropeScaling` when both are present.
+   */
+  ropeFreqFactors?: number[];
 }
 
 export interface RopeScaling {
