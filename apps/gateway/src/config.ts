@@ -15,6 +15,7 @@ import { usdToNano } from './money.js';
 import { timeInput } from './routes/query.js';
 import type { GatewaySettings } from './settings.js';
 import type { BudgetInput, CreateOwnerInput, GatewayStore } from './store/types.js';
+import { createUpstreamFetch } from './upstream-fetch.js';
 
 const budgetSchema = z
   .object({

@@ -173,12 +173,6 @@ export async function handleCall(
   }
   if (!modelAllowed(key.models, model)) throw errors.modelNotAllowed(model);
 
-  const rate = app.rateLimiter.admit(key.id, { rpm: key.rpmLimit, tpm: key.tpmLimit });
-  if (!rate.ok) {
-    metrics.rateLimitHits.inc({ limit: rate.limit });
-    throw errors.rateLimited(rate.limit, rate.max, rate.retryAfterSeconds);
-  }
-
   const price = app.pricing.current([model, `${resolved.providerName}:${resolved.upstreamModel}`]);
   if (!price && !isUnpricedAllowed(settings, model)) {
     metrics.budgetRejections.inc({ reason: 'unpriced' });
@@ -187,6 +181,12 @@ export async function handleCall(
   // Only models that are routed and priced (or explicitly allowed) become metric labels, so
   // arbitrary model strings cannot grow the label set.
   request.callModel = model;
+
+  const rate = app.rateLimiter.admit(key.id, { rpm: key.rpmLimit, tpm: key.tpmLimit });
+  if (!rate.ok) {
+    metrics.rateLimitHits.inc({ limit: rate.limit });
+    throw errors.rateLimited(rate.limit, rate.max, rate.retryAfterSeconds);
+  }
 
   const estimate = estimateCall(body, request.bodyBytes, price, settings);
   const reservation = await app.store.reserve({

@@ -4,6 +4,7 @@ import type { DestinationStream } from 'pino';
 import { buildApp } from '../../src/app.js';
 import type { GatewaySettings } from '../../src/settings.js';
 import { type GatewayStore, openStore } from '../../src/store/index.js';
+import { createUpstreamFetch } from '../../src/upstream-fetch.js';
 import type { TestDatabase } from './databases.js';
 import type { MockUpstream } from './upstream.js';
 
@@ -23,10 +24,12 @@ export const TEST_PRICES = [
 ];
 
 export function testRegistry(upstream: MockUpstream) {
+  const fetch = createUpstreamFetch();
   return createProviderRegistry({
-    providers: [createOpenAICompatibleProvider({ name: 'mock', baseURL: upstream.url })],
+    providers: [createOpenAICompatibleProvider({ name: 'mock', baseURL: upstream.url, fetch })],
     routes: [{ model: 'alias/echo', provider: 'openai', upstreamModel: 'echo', apiBase: upstream.url }],
     env: {},
+    fetch,
   });
 }
 
