@@ -62,60 +62,43 @@ export function AuditView() {
       {records.length === 0 ? (
         <p className="card empty">No calls yet in this session. Run a demo and its receipts appear here.</p>
       ) : (
-        <div className="table-wrap">
-          <table className="table audit-table">
-            <caption className="sr-only">Receipts of this session</caption>
-            <thead>
-              <tr>
-                <th scope="col">Time</th>
-                <th scope="col">Demo / step</th>
-                <th scope="col">Nodes</th>
-                <th scope="col">Receipt</th>
-                <th scope="col">
-                  <span className="sr-only">Actions</span>
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {[...records].reverse().map((record) => (
-                <tr key={record.id} data-record={record.id}>
-                  <td>{formatTime(record.finishedAt)}</td>
-                  <td>
+        <ol className="audit-list" aria-label="Receipts of this session, newest first">
+          {[...records].reverse().map((record) => (
+            <li key={record.id} className="card audit-item" data-record={record.id}>
+              <div className="audit-head">
+                <div>
+                  <p className="audit-title">
                     {record.demoTitle} / {record.stepTitle}
                     {record.attempt === 2 ? <span className="muted"> (retry)</span> : null}
-                  </td>
-                  <td className="chips">
-                    {(record.cascadia?.node_ids ?? []).map((id) => (
-                      <code key={id} className="chip">
-                        {id}
-                      </code>
-                    ))}
-                  </td>
-                  <td>
-                    <ReceiptDetails record={record} />
-                  </td>
-                  <td>
-                    <button
-                      type="button"
-                      className="button small"
-                      disabled={!record.cascadia}
-                      onClick={() => {
-                        const json = tamperedCopy(record);
-                        setPasted(json);
-                        void check(json);
-                        document
-                          .getElementById(boxId)
-                          ?.scrollIntoView({ behavior: 'smooth', block: 'center' });
-                      }}
-                    >
-                      Tamper with a copy
-                    </button>
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+                  </p>
+                  <p className="muted audit-time">{formatTime(record.finishedAt)}</p>
+                </div>
+                <div className="chips">
+                  <span className="sr-only">Served by</span>
+                  {(record.cascadia?.node_ids ?? []).map((id) => (
+                    <code key={id} className="chip">
+                      {id}
+                    </code>
+                  ))}
+                </div>
+                <button
+                  type="button"
+                  className="button small"
+                  disabled={!record.cascadia}
+                  onClick={() => {
+                    const json = tamperedCopy(record);
+                    setPasted(json);
+                    void check(json);
+                    document.getElementById(boxId)?.scrollIntoView({ behavior: 'smooth', block: 'center' });
+                  }}
+                >
+                  Tamper with a copy
+                </button>
+              </div>
+              <ReceiptDetails record={record} />
+            </li>
+          ))}
+        </ol>
       )}
       {records.length > 0 && (
         <p>

@@ -148,13 +148,11 @@ describe.skipIf(missing.length > 0)('full stack in Chromium', () => {
 
   it('lists every receipt as verified in the audit view, and a tampered copy fails', async () => {
     await page.getByRole('link', { name: 'Audit' }).click();
-    const rows = page.locator('tr[data-record]');
+    const rows = page.locator('[data-record]');
     await rows.first().waitFor();
     const total = await rows.count();
     expect(total).toBeGreaterThanOrEqual(DEMOS.reduce((n, d) => n + d.steps.length, 0));
-    await expect
-      .poll(() => page.locator('tr[data-record] [data-verification="verified"]').count())
-      .toBe(total);
+    await expect.poll(() => page.locator('[data-record] [data-verification="verified"]').count()).toBe(total);
 
     // An untouched receipt pasted into the box verifies; the same receipt with one changed field fails.
     await rows.first().getByRole('button', { name: 'Receipt details' }).click();
