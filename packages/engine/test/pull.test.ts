@@ -40,7 +40,7 @@ async function fakeHub(
   });
   servers.push(server);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, paths };
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, paths, auth };
 }
 
 const quiet = { onMessage: null, onProgress: null } as const;
@@ -76,9 +76,12 @@ describe('pullDefaultModel', () => {
       cacheDir: cache,
       sources: ['cache', 'huggingface'],
       huggingFaceEndpoint: hub.url,
+      huggingFaceToken: 'hf_secret_test_token',
       onProgress: null,
       onMessage: (m) => messages.push(m),
     }).catch((e: unknown) => e);
+    expect(hub.auth).toEqual(['Bearer hf_secret_test_token']);
+    expect(`${(err as Error).message}\n${messages.join('\n')}`).not.toContain('hf_secret_test_token');
     expect(err).toBeInstanceOf(PullError);
     const attempts = (err as PullError).attempts;
     expect(attempts.map((a) => a.source)).toEqual(['cache', 'huggingface']);

@@ -23,6 +23,8 @@ export interface PullOptions {
   sources?: PullSource[];
   /** Hub base URL; default `$HF_ENDPOINT` or https://huggingface.co. */
   huggingFaceEndpoint?: string;
+  /** Hub access token, sent as a Bearer token (never logged). Default `$HF_TOKEN`. */
+  huggingFaceToken?: string;
   /** How long to wait for the Hub's response headers before giving up on it. Default 5000 ms. */
   connectTimeoutMs?: number;
   /** Python interpreter for pip. Default `$PYTHON` or python3. */
@@ -114,7 +116,9 @@ async function fromHuggingFace(
   const timer = setTimeout(() => abort.abort(), opts.connectTimeoutMs ?? 5000);
   let response: Response;
   try {
-    response = await fetch(url, { signal: abort.signal, redirect: 'follow' });
+    const token = opts.huggingFaceToken ?? process.env.HF_TOKEN;
+    const headers: Record<string, string> = token ? { authorization: `Bearer ${token}` } : {};
+    response = await fetch(url, { signal: abort.signal, redirect: 'follow', headers });
   } catch (err) {
     throw new Error(
       abort.signal.aborted
