@@ -136,13 +136,15 @@ export async function loadGatewayConfig(
 
 /** The mesh and OpenAI from the environment, then the config's providers (same name replaces), plus routes. */
 export function registryFromConfig(config: GatewayConfig, env: Env = process.env): ProviderRegistry {
+  const fetch = createUpstreamFetch();
   return createProviderRegistry({
     providers: [
-      ...createDefaultProviders({ env }),
-      ...createProvidersFromConfig(config.providers.providers, { env }),
+      ...createDefaultProviders({ env, fetch }),
+      ...createProvidersFromConfig(config.providers.providers, { env, fetch }),
     ],
     routes: config.providers.routes,
     env,
+    fetch,
   });
 }
 
