@@ -1,5 +1,6 @@
 import Link from 'next/link';
 import { PipelineDiagram } from '../components/pipeline-diagram';
+import { StatusStrip } from '../components/status-strip';
 import { DEMOS, SHAPE_LABELS } from '../lib/demos';
 
 export default function Home() {
@@ -31,6 +32,7 @@ export default function Home() {
             <span>shards on nodes, signed receipts</span>
           </li>
         </ol>
+        <StatusStrip />
       </section>
       <section aria-labelledby="demos-heading">
         <h2 id="demos-heading">Demos</h2>

@@ -80,6 +80,13 @@ export function ReceiptDetails({ record }: { record: StepRecord }) {
           {record.verification.status === 'failed' || record.verification.status === 'unavailable' ? (
             <p className="receipt-problem">{record.verification.detail}</p>
           ) : null}
+          {record.verification.status === 'verified' && receipt ? (
+            <p className="receipt-ok">
+              Checked in this browser: the coordinator's signature, {receipt.stages?.length ?? 0} node stage
+              signatures against the published keys, contiguous layers, node ids, and that the signed output
+              digest is the SHA-256 of the text shown.
+            </p>
+          ) : null}
           {receipt ? (
             <>
               <dl className="kv">
