@@ -32,10 +32,12 @@ afterAll(async () => {
 /** A stand-in Hub on 127.0.0.1 that answers every request with `handler`. */
 async function fakeHub(
   handler: Parameters<typeof createServer>[1],
-): Promise<{ url: string; paths: string[] }> {
+): Promise<{ url: string; paths: string[]; auth: (string | undefined)[] }> {
   const paths: string[] = [];
+  const auth: (string | undefined)[] = [];
   const server = createServer((req, res) => {
     paths.push(req.url ?? '');
+    auth.push(req.headers.authorization);
     handler!(req, res);
   });
   servers.push(server);
