@@ -153,8 +153,8 @@ async function aggregate(url: string, streams: number): Promise<{ tps: number; p
   return { tps: tokens / seconds, perStream: median(results.map((r) => r.decodeTps)) };
 }
 
-/** A stage with no compute: isolates framing, sockets and scheduling. */
-function echoRunner(layerStart: number, layerEnd: number, numLayers: number): StageRunner {
+/** A stage with no compute (or a fixed sleep per forward): isolates framing, sockets and scheduling. */
+function echoRunner(layerStart: number, layerEnd: number, numLayers: number, sleepMs = 0): StageRunner {
   const hidden = 576;
   return {
     manifest: {
@@ -173,6 +173,7 @@ function echoRunner(layerStart: number, layerEnd: number, numLayers: number): St
     engine: 'onnxruntime',
     device: 'none',
     async forward(_s, _input, opts) {
+      if (sleepMs) await new Promise((r) => setTimeout(r, sleepMs));
       if (layerEnd === numLayers) return { logits: new Float32Array(49152) };
       return { hidden: new Float32Array(opts.length * hidden) };
     },
@@ -220,6 +221,58 @@ async function hopCost(stages: number, dataDir: string): Promise<number> {
   return perStep;
 }
 
+/**
+ * Pipeline scheduling without CPU contention: two stages that each take a fixed 10 ms per forward
+ * (a sleep, not compute). Aggregate steps/s at 1, 2, 4, 8 concurrent sessions shows whether the
+ * stages really work on different sessions at once (ideal: 2x at 2 sessions, as each stage is busy
+ * half the time with one session).
+ */
+async function schedulingCheck(dataDir: string): Promise<string[]> {
+  const coordinator = await startCoordinator({ port: 0, dataDir, joinToken: TOKEN });
+  const nodes = [];
+  for (let i = 0; i < 2; i++) {
+    nodes.push(
+      await runNode({
+        coordinatorUrl: coordinator.url,
+        joinToken: TOKEN,
+        runner: echoRunner(i, i + 1, 2, 10),
+        createSampler: () => ({ sample: () => 1 }),
+        keyFile: path.join(dataDir, `sleep-${i}.key`),
+        port: 0,
+      }),
+    );
+  }
+  const route = coordinator.mesh.fleet.requireRoute('echo');
+  const rows: string[] = [];
+  let base = 0;
+  for (const n of [1, 2, 4, 8]) {
+    const sessions = Array.from(
+      { length: n },
+      (_, k) =>
+        new PipelineSession(
+          route.map((r) => ({ link: r.link, layerStart: r.shard.layer_start, layerEnd: r.shard.layer_end })),
+          coordinator.mesh.identity,
+          `sched-${n}-${k}`,
+        ),
+    );
+    await Promise.all(sessions.map((s) => s.open({ temperature: 0, seed: 1, generated: [] })));
+    const steps = 40;
+    const t0 = performance.now();
+    await Promise.all(
+      sessions.map(async (s) => {
+        for (let i = 0; i < steps; i++) await s.forward(Int32Array.of(1), i);
+      }),
+    );
+    const rate = (n * steps) / ((performance.now() - t0) / 1000);
+    if (n === 1) base = rate;
+    rows.push(`  ${String(n).padStart(7)} | ${rate.toFixed(1).padStart(10)} | ${(rate / base).toFixed(2)}x`);
+    await Promise.all(sessions.map((s) => s.close()));
+  }
+  for (const node of nodes) await node.stop();
+  await coordinator.close();
+  return rows;
+}
+
 async function main() {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'cascadia-bench-'));
   try {
@@ -233,6 +286,12 @@ async function main() {
     line(
       `protocol only (in one process, no compute, SmolLM2-sized hidden states, best of 8 x 250 steps): 1 stage ${one.toFixed(3)} ms/step, 2 stages ${two.toFixed(3)} ms/step -> ${(two - one).toFixed(3)} ms per extra hop`,
     );
+
+    line(
+      'pipeline scheduling (2 stages of a fixed 10 ms each, no CPU contention): steps/s by concurrent sessions',
+    );
+    line('  streams |    steps/s | vs 1');
+    for (const row of await schedulingCheck(path.join(dir, 'sched'))) line(row);
 
     const gguf = await resolveDefaultModel();
     const [shards1, shards2] = [await ensureShards(gguf, 1), await ensureShards(gguf, 2)];

@@ -55,7 +55,7 @@ export const coordinatorApp: FastifyPluginAsync<CoordinatorAppOptions> = async (
     ...(opts.defaultMaxTokens ? { defaultMaxTokens: opts.defaultMaxTokens } : {}),
     ...(opts.maxPromptTokens ? { maxPromptTokens: opts.maxPromptTokens } : {}),
   });
-  app.get('/health', async () => {
+  app.get('/health', { logLevel: 'warn' }, async () => {
     const models = opts.mesh.fleet.servableModels();
     return {
       status: models.length ? 'ok' : 'degraded',

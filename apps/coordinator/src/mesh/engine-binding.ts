@@ -12,7 +12,7 @@ export interface ChatMessage {
 
 export interface Tokenizer {
   encode(text: string): number[];
-  decode(ids: number[]): string;
+  decode(ids: number[], opts?: { skipSpecial?: boolean }): string;
   applyChatTemplate(messages: ChatMessage[], opts: { addGenerationPrompt: boolean }): string;
   eosTokenIds: number[];
   bosTokenId?: number;

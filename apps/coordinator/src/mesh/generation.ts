@@ -162,7 +162,8 @@ export class TextEmitter {
 
   /** Returns true when a stop sequence was reached (the text is final). */
   push(ids: number[]): boolean {
-    const full = this.tokenizer.decode(ids);
+    // Control tokens (<|im_start|>…) are not text: clients get what the model said, not its markup.
+    const full = this.tokenizer.decode(ids, { skipSpecial: true });
     for (const stop of this.stops) {
       const at = full.indexOf(stop, Math.max(0, this.emitted - this.maxStop));
       if (at >= 0) {
@@ -190,7 +191,7 @@ export class TextEmitter {
   /** At the end of generation: release whatever was held back (no stop sequence completed). */
   flush(ids: number[]): void {
     if (this.stopped) return;
-    this.text = this.tokenizer.decode(ids);
+    this.text = this.tokenizer.decode(ids, { skipSpecial: true });
     this.emit();
   }
 

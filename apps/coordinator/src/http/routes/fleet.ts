@@ -74,7 +74,8 @@ export const fleetRoutes = fp(
   async (app) => {
     const mesh = app.mesh;
 
-    app.post('/v1/cascadia/fleet/challenge', async (_req, reply) => {
+    // Heartbeats and challenges arrive every few seconds per node: keep them out of info logs.
+    app.post('/v1/cascadia/fleet/challenge', { logLevel: 'warn' }, async (_req, reply) => {
       try {
         return { nonce: mesh.fleet.issueNonce() };
       } catch (error) {
@@ -138,7 +139,7 @@ export const fleetRoutes = fp(
       }
     });
 
-    app.post('/v1/cascadia/fleet/heartbeat', async (req, reply) => {
+    app.post('/v1/cascadia/fleet/heartbeat', { logLevel: 'warn' }, async (req, reply) => {
       const parsed = Heartbeat.safeParse(req.body);
       if (!parsed.success) return sendError(reply, invalidRequest('bad heartbeat'));
       try {

@@ -210,7 +210,7 @@ export const openAIRoutes = fp(
             return sendError(reply, apiError);
           }
           account(outcome, 200);
-          return reply.send(completionObject(job, outcome));
+          return reply.header('x-request-id', job.id).send(completionObject(job, outcome));
         }
         return await streamCompletion(job, reply, run, account, request);
       } finally {
@@ -233,6 +233,7 @@ export const openAIRoutes = fp(
         'cache-control': 'no-cache',
         connection: 'keep-alive',
         'x-accel-buffering': 'no',
+        'x-request-id': job.id,
       });
       const write = (value: unknown) => {
         if (!res.writableEnded && !res.destroyed) res.write(`data: ${JSON.stringify(value)}\n\n`);
