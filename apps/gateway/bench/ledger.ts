@@ -209,7 +209,7 @@ export async function benchLedger(rows: number): Promise<void> {
     const sizeMb =
       (statSync(path).size + (statSync(`${path}-wal`, { throwIfNoEntry: false })?.size ?? 0)) / 1024 / 1024;
     console.log(
-      `\n== ledger at ${rows.toLocaleString('en')} rows on SQLite (${KEYS} keys, ${OWNERS} owners, ${MODELS.length} models, ${SPAN_DAYS} days; ${rollup.size.toLocaleString('en')} hourly roll-up rows)`,
+      `\n== ledger at ${rows.toLocaleString('en')} rows on SQLite (${KEYS} keys, ${OWNERS} owners, ${MODELS.length} models, ${SPAN_DAYS} days; ${rollup.size.toLocaleString('en')} hourly and ${daily.size.toLocaleString('en')} daily roll-up rows)`,
     );
     console.log(
       `bulk insert (50k-row transactions, all indexes): ${(rows / (load.ms / 1000)).toFixed(0)} rows/s (${(load.ms / 1000).toFixed(1)} s)`,

@@ -122,6 +122,25 @@ describe('data plane against a real upstream on loopback', () => {
     expect(row?.receiptDigest).toMatch(/^[0-9a-f]{64}$/);
   });
 
+  it('streams legacy completions the same way', async () => {
+    const res = await fetch(`${baseUrl}/v1/completions`, {
+      method: 'POST',
+      headers: { ...bearer(secret), 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'mock:echo', prompt: 'one two three', stream: true, max_tokens: 3 }),
+    });
+    const text = await res.text();
+    expect(text).toContain('"object":"text_completion"');
+    expect(upstream.requests.at(-1)?.stream_options).toEqual({ include_usage: true });
+    const row = (await store.listUsage({ keyId, limit: 1 })).data[0];
+    expect(row).toMatchObject({
+      endpoint: 'completions',
+      stream: true,
+      promptTokens: 6,
+      completionTokens: 3,
+      meteredBy: 'upstream',
+    });
+  });
+
   it('meters a stream that ends without usage by counting what was produced (never zero)', async () => {
     const res = await fetch(`${baseUrl}/v1/chat/completions`, {
       method: 'POST',
