@@ -106,6 +106,26 @@ describe('tokenizer file (tokenizer.json with a cascadia extension)', () => {
     expect(roundTrip(tok.spec, 'nfc-again.json')).toEqual(tok.spec);
   });
 
+  it('a split pattern JavaScript cannot run (possessive quantifiers) is a clear unsupported-tokenizer error', () => {
+    const tj = tokenizerJson(generateTinyModel().tokenizer);
+    delete tj.cascadia;
+    tj.pre_tokenizer = {
+      type: 'Sequence',
+      pretokenizers: [
+        {
+          type: 'Split',
+          pattern: { Regex: '[^\\r\\n\\p{L}\\p{N}]?+\\p{L}+' },
+          behavior: 'Isolated',
+          invert: false,
+        },
+        { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: false },
+      ],
+    };
+    const path = join(dir, 'possessive.json');
+    writeFileSync(path, JSON.stringify(tj));
+    expect(() => loadTokenizer(path)).toThrow(/unsupported tokenizer: split pattern/);
+  });
+
   it('reads a plain Hugging Face tokenizer.json with Llama 3 style rules (Split regex with (?i:), ignore_merges, BOS template)', () => {
     const base = generateTinyModel().tokenizer;
     const tj = tokenizerJson({ ...base, addBos: true, bosTokenId: 1 }) as Record<string, unknown>;

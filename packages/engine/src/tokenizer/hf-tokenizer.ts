@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { CorruptModelError, NotAModelFileError } from '../model/errors.js';
 import { endOfGenerationIds } from './eog.js';
 import { UnsupportedTokenizerError } from './gguf-tokenizer.js';
-import { GPT2_PATTERN } from './pretokenizers.js';
+import { compilePattern, GPT2_PATTERN } from './pretokenizers.js';
 import { type TokenizerSpec, TokenType } from './spec.js';
 
 /** What this package adds to a tokenizer.json so that one file carries the whole tokenizer. */
@@ -86,6 +86,14 @@ function collectPreTokenizer(path: string, node: unknown, acc: PreTokenizerParts
             : undefined;
       if (regex === undefined || pt.behavior !== 'Isolated' || pt.invert === true) {
         throw new UnsupportedTokenizerError(path, `Split pre-tokenizer with behavior ${String(pt.behavior)}`);
+      }
+      try {
+        compilePattern(regex);
+      } catch (err) {
+        throw new UnsupportedTokenizerError(
+          path,
+          `split pattern ${JSON.stringify(regex)}: ${(err as Error).message}`,
+        );
       }
       acc.patterns.push(regex);
       return;
