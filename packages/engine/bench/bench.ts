@@ -243,6 +243,7 @@ async function main(): Promise<void> {
     'decode tok/s @64',
     'decode tok/s @1024',
     'peak RSS MB',
+    'RSS before load MB',
   ];
   const rows = results.map((r) => [
     r.name,
