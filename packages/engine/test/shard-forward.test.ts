@@ -162,3 +162,50 @@ describe('shard graphs under onnxruntime (accuracy level 0: f32 compute)', () =>
     ).rejects.toThrow(/exceeds/);
   });
 });
+
+describe('Qwen2-style q/k/v biases and session limits', () => {
+  let dir: string;
+  const biased = randomModel({ ...smallConfig, architecture: 'qwen2', attentionBias: true, numLayers: 2 }, 3);
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'shards-qwen2-'));
+    await writeShards(biased, source, { outDir: dir, boundaries: [0, 2], accuracyLevel: 0 });
+  });
+
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('a biased model matches the reference through prefill and decode', async () => {
+    const runner = await loadShard(join(dir, 'shard-0-of-1'), { engine: 'onnxruntime', threads: 1 });
+    const ref = new ReferenceShard(prepareShardWeights(biased, 0, 2));
+    for (const [tokens, position] of [
+      [prompt, 0],
+      [Int32Array.of(44), prompt.length],
+    ] as const) {
+      const got = await runner.forward('q', { tokens }, { position, length: tokens.length });
+      const expected = ref.forward({ tokens }, position, tokens.length);
+      if (!('logits' in got) || !('logits' in expected)) throw new Error('expected logits');
+      expect(relativeError(got.logits, expected.logits)).toBeLessThan(1e-4);
+    }
+    await runner.close();
+  });
+
+  it('keeps at most maxSessions caches, dropping the least recently used', async () => {
+    const runner = await loadShard(join(dir, 'shard-0-of-1'), {
+      engine: 'onnxruntime',
+      threads: 1,
+      maxSessions: 1,
+    });
+    await runner.forward('first', { tokens: prompt }, { position: 0, length: prompt.length });
+    await runner.forward('second', { tokens: prompt }, { position: 0, length: prompt.length });
+    await expect(
+      runner.forward('first', { tokens: Int32Array.of(1) }, { position: prompt.length, length: 1 }),
+    ).rejects.toThrow(/cached length 0/);
+    runner.dropSession('second');
+    await expect(
+      runner.forward('second', { tokens: Int32Array.of(1) }, { position: prompt.length, length: 1 }),
+    ).rejects.toThrow(/cached length 0/);
+    await runner.close();
+  });
+});
