@@ -8,7 +8,7 @@ import { errors, GatewayError } from '../errors.js';
 import { estimateCall, requestedMaxTokens } from '../estimate.js';
 import { costNano, nanoToUsd, type Price } from '../money.js';
 import { isUnpricedAllowed } from '../settings.js';
-import type { KeyRecord, UsageStatus } from '../store/types.js';
+import type { KeyRecord, SettleRequest, UsageStatus } from '../store/types.js';
 import { approxPromptTokens } from '../tokens.js';
 import { type Metered, meterJson, StreamMeter } from './metering.js';
 import type { CallBody } from './request-schemas.js';
@@ -47,6 +47,25 @@ interface Outcome {
   error: string | null;
 }
 
+/**
+ * A transient database error must not turn a served call into an unmetered one (its reservation
+ * would expire and refund it), so settling is retried. Retrying is safe: the ledger row's primary
+ * key is the request id, so a settlement that did commit makes the retry fail instead of charging
+ * twice.
+ */
+async function settleWithRetry(app: FastifyInstance, request: SettleRequest): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await app.store.settle(request);
+      return;
+    } catch (error) {
+      if (attempt >= 3) throw error;
+      app.log.warn({ err: error, request_id: request.reservationId, attempt }, 'settle failed; retrying');
+      await new Promise((resolve) => setTimeout(resolve, 50 * attempt * attempt));
+    }
+  }
+}
+
 /** Charges the metered cost (or refunds), writes the ledger row, records metrics and the access log. */
 async function settle(ctx: CallContext, outcome: Outcome): Promise<void> {
   const { app, key, resolved } = ctx;
@@ -55,7 +74,7 @@ async function settle(ctx: CallContext, outcome: Outcome): Promise<void> {
   const cost = ctx.price ? costNano(ctx.price, prompt, completion) : 0;
   const latencyMs = Math.round(performance.now() - ctx.startedAt);
   const model = ctx.body.model;
-  await app.store.settle({
+  await settleWithRetry(app, {
     reservationId: ctx.request.id,
     keyId: key.id,
     ownerId: key.ownerId,
