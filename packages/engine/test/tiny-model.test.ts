@@ -56,6 +56,34 @@ describe('createTinyModel', () => {
     expect(model.chatTemplate).toContain('<|im_start|>');
   });
 
+  it('reads a sharded checkpoint through model.safetensors.index.json', async () => {
+    const { readSafetensors, writeSafetensors } = await import('../src/model/index.js');
+    const folder = join(dir, 'sharded');
+    await createTinyModel(folder, { seed: 4 });
+    const all = readSafetensors(join(folder, 'model.safetensors')).map((t) => ({ ...t, data: t.data }));
+    const { rmSync, writeFileSync } = await import('node:fs');
+    rmSync(join(folder, 'model.safetensors'));
+    const half = Math.floor(all.length / 2);
+    writeSafetensors(join(folder, 'model-00001-of-00002.safetensors'), all.slice(0, half));
+    writeSafetensors(join(folder, 'model-00002-of-00002.safetensors'), all.slice(half));
+    const weightMap = Object.fromEntries(
+      all.map((t, i) => [
+        t.name,
+        i < half ? 'model-00001-of-00002.safetensors' : 'model-00002-of-00002.safetensors',
+      ]),
+    );
+    writeFileSync(
+      join(folder, 'model.safetensors.index.json'),
+      JSON.stringify({ metadata: {}, weight_map: weightMap }),
+    );
+    // A stray file outside the index is ignored.
+    writeSafetensors(join(folder, 'consolidated.safetensors'), all.slice(0, 1));
+    const model = await openModel(folder);
+    expect(model.tensors.size).toBe(all.length);
+    const ref = generateTinyModel({ seed: 4 }).weights;
+    for (const w of ref) expect(dequantize(model.tensors.get(w.name)!), w.name).toEqual(w.values);
+  });
+
   it('writes f16 weights when asked, within f16 rounding of the f32 ones', async () => {
     await createTinyModel(join(dir, 'h'), { seed: 2, dtype: 'f16' });
     const model = await openModel(join(dir, 'h'));

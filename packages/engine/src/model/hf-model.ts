@@ -78,9 +78,18 @@ export async function openHfFolder(dir: string): Promise<ModelSource> {
   const configPath = join(dir, 'config.json');
   if (!existsSync(configPath)) throw new NotAModelFileError(dir, 'the folder has no config.json');
   const config = configFromHf(configPath, readJson(configPath));
-  const files = readdirSync(dir)
-    .filter((f) => f.endsWith('.safetensors'))
-    .sort();
+  // A sharded checkpoint names its files in the index; otherwise every *.safetensors file is the model.
+  const indexPath = join(dir, 'model.safetensors.index.json');
+  const indexed = existsSync(indexPath)
+    ? Object.values((readJson(indexPath).weight_map ?? {}) as Record<string, string>)
+    : undefined;
+  const files = (
+    indexed ? [...new Set(indexed)] : readdirSync(dir).filter((f) => f.endsWith('.safetensors'))
+  ).sort();
+  for (const f of files) {
+    if (!existsSync(join(dir, f)))
+      throw new CorruptModelError(dir, `${f}, named by model.safetensors.index.json, is missing`);
+  }
   if (files.length === 0) throw new NotAModelFileError(dir, 'the folder has no *.safetensors file');
   const tensors = new Map<string, WeightTensor>();
   for (const f of files) for (const t of readSafetensors(join(dir, f))) tensors.set(t.name, t);
