@@ -22,6 +22,7 @@ import {
   type MeshProcess,
   startCoordinatorProcess,
   startNodeProcess,
+  startProcess,
   waitServable,
 } from './helpers/processes.js';
 
@@ -96,6 +97,49 @@ describe.skipIf(!model.path)('SmolLM2-135M across two node processes', () => {
       outputDigest: computeOutputDigest(pipelineText),
     });
     expect(check).toMatchObject({ ok: true });
+  });
+
+  it('refuses a node process with a bad join token, and a tampered receipt', async () => {
+    const stranger = startProcess(
+      [
+        'node',
+        '--coordinator',
+        pipelineUrl,
+        '--shard',
+        shards2[0]!,
+        '--port',
+        '0',
+        '--key-file',
+        path.join(dir, 'stranger.key'),
+      ],
+      { CASCADIA_JOIN_TOKEN: 'not-the-fleet-token' },
+    );
+    processes.push(stranger);
+    expect(await stranger.exited).toBe(1);
+    expect(stranger.lines.join('\n')).toMatch(/refused the join: join proof does not match/);
+    const health = (await (await fetch(`${pipelineUrl}/health`)).json()) as { nodes: number };
+    expect(health.nodes).toBe(2);
+
+    const res = await createClient({ baseURL: `${pipelineUrl}/v1` }).chat.create({
+      ...request,
+      max_tokens: 6,
+    });
+    const keys = await publishedKeys(pipelineUrl);
+    const tampered = structuredClone(res.cascadia!.receipt) as unknown as {
+      stages: { statement: { node_id: string } }[];
+    };
+    tampered.stages.reverse();
+    const check = await verifyMeshReceipt(tampered, { keys });
+    expect(check.ok).toBe(false);
+    expect(
+      await verifyMeshReceipt(res.cascadia!.receipt, {
+        keys,
+        outputDigest: computeOutputDigest(`${res.choices[0]!.message.content}!`),
+      }),
+    ).toMatchObject({
+      ok: false,
+      reason: 'digest_mismatch',
+    });
   });
 
   it('gives the same greedy output as one node holding every layer', async () => {

@@ -2,6 +2,7 @@
  * Generation through a real two-node pipeline of the engine's tiny model (in-process nodes, real
  * sockets, real ONNX shards): receipts, streaming, stop sequences, sampling, session limits.
  */
+import { createCascadiaProvider } from '@cascadia/providers';
 import { keyDirectoryFromPublished, verifyMeshReceipt } from '@cascadia/receipts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestFleet, type TestFleet } from './helpers/fleet.js';
@@ -160,6 +161,18 @@ describe('generation through the two-node pipeline', () => {
     expect(refused).toHaveLength(1);
     expect((refused[0]!.json() as { error: { code: string } }).error.code).toBe('too_many_sessions');
     expect(ok.slice(0, 2)).toEqual(alone);
+  });
+
+  it('is reachable through the any-llm-style cascadia provider, keyless, with the model id as sent', async () => {
+    const provider = createCascadiaProvider({ baseURL: `${fleet.coordinator.url}/v1`, env: {} });
+    const body = { model: TINY_MODEL_ID, messages, temperature: 0, max_tokens: 12 };
+    const res = await provider.chatCompletions(body, {});
+    expect(res.status).toBe(200);
+    const json = (await res.json()) as ChatCompletionJson;
+    expect(json.choices[0]!.message.content).toBe(greedy.choices[0]!.message.content);
+    expect(json.cascadia.node_ids).toEqual(fleet.nodes.map((n) => n.nodeId));
+    const models = (await (await provider.models({})).json()) as { data: { id: string }[] };
+    expect(models.data.map((m) => m.id)).toEqual([TINY_MODEL_ID]);
   });
 
   it('rejects a tampered receipt with a reason', async () => {

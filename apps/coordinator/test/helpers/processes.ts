@@ -13,6 +13,8 @@ export interface MeshProcess {
   lines: string[];
   waitFor(pattern: RegExp, timeoutMs?: number): Promise<RegExpMatchArray>;
   kill(signal?: NodeJS.Signals): Promise<number | null>;
+  /** resolves with the exit code when the process ends by itself */
+  exited: Promise<number | null>;
 }
 
 export function startProcess(args: string[], env: Record<string, string>): MeshProcess {
@@ -66,6 +68,7 @@ export function startProcess(args: string[], env: Record<string, string>): MeshP
         check();
       });
     },
+    exited,
     async kill(signal = 'SIGTERM') {
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);
       return exited;
