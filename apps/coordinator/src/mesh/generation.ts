@@ -78,7 +78,9 @@ export class Generator {
         const prefix = [...req.promptTokens, ...generated];
         let token = await this.prefill(session, prefix);
         let position = prefix.length;
-        for (;;) {
+        // A node lost while closing (generation already finished): the replay above re-ran the
+        // whole sequence on the replacement route only so that its stages can sign for it.
+        while (finishReason === null) {
           if (req.signal?.aborted) throw new MeshError('aborted', 'client went away');
           if (!firstTokenSeen) {
             firstTokenSeen = true;
