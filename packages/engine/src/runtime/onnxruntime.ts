@@ -22,6 +22,10 @@ export async function createOnnxRuntimeRunner(
     intraOpNumThreads: opts.threads ?? availableParallelism(),
     interOpNumThreads: 1,
     executionProviders: ['cpu'],
+    // Worker threads sleep instead of spinning between runs: spinning pools of idle shards in the
+    // same process (or of other processes) steal the cores of the running one — measured 2-4x
+    // slower decode on a shared 2-core machine. CASCADIA_ORT_SPIN=1 turns spinning back on.
+    extra: { session: { intra_op: { allow_spinning: process.env.CASCADIA_ORT_SPIN === '1' ? '1' : '0' } } },
   });
   const executor: GraphExecutor = {
     async run(feeds, outputs) {
