@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import BetterSqlite3 from 'better-sqlite3';
+import { newRequestId } from '../src/plugins/core.js';
 import { type GatewayStore, openStore } from '../src/store/index.js';
 
 const HOUR = 3_600_000;
@@ -47,6 +48,7 @@ export async function benchLedger(rows: number): Promise<void> {
     const db = new BetterSqlite3(path);
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = NORMAL');
+    db.pragma('cache_size = -65536');
     const insert =
       db.prepare(`INSERT INTO usage (request_id, created_at, key_id, owner_id, model, provider, upstream_model,
       endpoint, stream, prompt_tokens, completion_tokens, cost_nusd, reserved_nusd, latency_ms, ttft_ms, status,
@@ -89,7 +91,7 @@ export async function benchLedger(rows: number): Promise<void> {
             const prompt = 20 + (i % 200);
             const completion = 10 + (i % 300);
             const cost = prompt * 1000 + completion * 2000;
-            const id = `req_${((i * 2654435761) >>> 0).toString(36)}${i.toString(36)}`;
+            const id = newRequestId(createdAt);
             insert.run(
               id,
               createdAt,

@@ -55,7 +55,7 @@ export async function buildApp(options: GatewayAppOptions): Promise<FastifyInsta
   const settings = resolveSettings(options.settings);
   const app = Fastify({
     logger: loggerOptions(options.log),
-    genReqId: newRequestId,
+    genReqId: () => newRequestId(),
     // One structured line per settled call is logged instead of Fastify's two per request (proxy/call.ts).
     logController: new LogController({ requestIdLogLabel: 'request_id', disableRequestLogging: true }),
     bodyLimit: settings.bodyLimitBytes,

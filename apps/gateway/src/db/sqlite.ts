@@ -143,6 +143,8 @@ export function openSqlite(path: string): Database {
   // can drop the last commits. See the runbook for FULL.
   client.pragma(`synchronous = ${process.env.GATEWAY_SQLITE_SYNCHRONOUS === 'FULL' ? 'FULL' : 'NORMAL'}`);
   client.pragma('busy_timeout = 5000');
+  // 64 MiB of page cache (default 2 MiB) keeps the ledger's index pages hot at millions of rows.
+  client.pragma('cache_size = -65536');
   client.pragma('foreign_keys = ON');
   migrate(drizzle({ client }), { migrationsFolder: migrationsFolder('sqlite') });
   return new SqliteDatabase(client, path);

@@ -16,8 +16,13 @@ export interface CoreOptions {
   settings: GatewaySettings;
 }
 
-export function newRequestId(): string {
-  return `req_${randomBytes(12).toString('base64url')}`;
+/**
+ * `req_` + the time in milliseconds (9 base-36 digits, so ids sort by time) + 64 random bits. The id
+ * is the ledger's primary key: time-ordered ids append to the B-tree instead of landing on random
+ * pages, which keeps inserts fast at tens of millions of rows.
+ */
+export function newRequestId(now = Date.now()): string {
+  return `req_${now.toString(36).padStart(9, '0')}${randomBytes(8).toString('base64url')}`;
 }
 
 /**
