@@ -175,6 +175,29 @@ describe('generation through the two-node pipeline', () => {
     expect(models.data.map((m) => m.id)).toEqual([TINY_MODEL_ID]);
   });
 
+  it('frees the session on every node when a streaming client disconnects', async () => {
+    const controller = new AbortController();
+    const res = await fetch(`${fleet.coordinator.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: TINY_MODEL_ID, messages, temperature: 0, max_tokens: 400, stream: true }),
+      signal: controller.signal,
+    });
+    const reader = res.body!.getReader();
+    await reader.read();
+    expect(fleet.coordinator.mesh.active).toBe(1);
+    controller.abort();
+    for (
+      let i = 0;
+      i < 100 && (fleet.coordinator.mesh.active > 0 || fleet.nodes.some((n) => n.server.activeSessions > 0));
+      i++
+    ) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(fleet.coordinator.mesh.active).toBe(0);
+    expect(fleet.nodes.map((n) => n.server.activeSessions)).toEqual([0, 0]);
+  });
+
   it('rejects a tampered receipt with a reason', async () => {
     const directory = await keys();
     const receipt = structuredClone(greedy.cascadia.receipt) as unknown as {

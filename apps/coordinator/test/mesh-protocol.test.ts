@@ -229,4 +229,56 @@ describe('mesh data protocol over real sockets', () => {
     expect(await ok.forward(Int32Array.of(2, 3), 0)).toBeGreaterThanOrEqual(0);
     await ok.close();
   });
+
+  it('answers a repeated Close once and keeps serving', async () => {
+    const mesh = fleet.coordinator.mesh;
+    const last = mesh.fleet.requireRoute('arith')[1]!;
+    const ticket = issueTicket(
+      {
+        iss: mesh.identity.id,
+        sub: mesh.identity.id,
+        sub_key: mesh.identity.publicKey,
+        aud: last.node_id,
+        exp: Date.now() + 60_000,
+      },
+      mesh.identity.privateKey,
+    );
+    const conn = await openConnection(
+      {
+        host: last.host,
+        port: last.port,
+        nodeId: last.node_id,
+        publicKey: last.public_key,
+        modelId: 'arith',
+        shardDigest: last.shard.digest,
+      },
+      { id: mesh.identity.id, privateKey: mesh.identity.privateKey, ticket },
+    );
+    const types: number[] = [];
+    conn.onFrame((f) => types.push(f.type));
+    const s = Buffer.alloc(16, 9);
+    conn.send(
+      { type: FrameType.Open, kind: PayloadKind.Json, session: s },
+      jsonPayload({ request_id: 'r2', upstream: mesh.identity.id, next: null, sampling: GREEDY }),
+    );
+    conn.send(
+      { type: FrameType.Forward, kind: PayloadKind.HiddenF32, flags: 1, session: s, count: 1 },
+      new Float32Array(ARITH_HIDDEN),
+    );
+    conn.send({ type: FrameType.Close, session: s });
+    conn.send({ type: FrameType.Close, session: s });
+    for (
+      let i = 0;
+      i < 100 && types.filter((t) => t === FrameType.Stage || t === FrameType.Error).length < 2;
+      i++
+    ) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    expect(types).toEqual([FrameType.Opened, FrameType.Token, FrameType.Stage]);
+    conn.close();
+    const ok = session('req-after-double-close');
+    await ok.open(GREEDY);
+    expect(await ok.forward(Int32Array.of(5), 0)).toBeGreaterThanOrEqual(0);
+    await ok.close();
+  });
 });

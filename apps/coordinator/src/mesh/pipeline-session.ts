@@ -48,6 +48,7 @@ export class PipelineSession {
   private failure: MeshError | null = null;
   private step = 0;
   private opened = false;
+  private abandoned = false;
 
   constructor(
     readonly stages: RouteStage[],
@@ -172,6 +173,8 @@ export class PipelineSession {
 
   /** Releases the session on every reachable stage without waiting (after failures or client aborts). */
   abandon(): void {
+    if (this.abandoned) return;
+    this.abandoned = true;
     if (this.opened) {
       for (const stage of this.stages) {
         stage.link.send({ type: FrameType.Close, session: this.session }).catch(() => {});

@@ -383,7 +383,7 @@ export class StageServer {
     };
     // One forward at a time per node, in arrival order: the engine session is not re-entrant and
     // FIFO keeps every stage of the pipeline busy with different sessions' steps.
-    this.queue = this.queue.then(run, run);
+    this.enqueue(run);
   }
 
   private onCloseSession(peer: PeerConnection, frame: Frame): void {
@@ -397,6 +397,8 @@ export class StageServer {
     }
     // Queue behind in-flight forwards so the statement covers all of them.
     const finish = async () => {
+      // A repeated Close (or one racing a newer Open) must not finalize the digests twice.
+      if (this.sessions.get(key) !== s) return;
       this.sessions.delete(key);
       this.opts.runner.dropSession(key);
       const m = this.opts.runner.manifest;
@@ -423,7 +425,17 @@ export class StageServer {
         this.sendError(peer.conn, frame.session, frame.step, 'sign_failed', (error as Error).message);
       }
     };
-    this.queue = this.queue.then(finish, finish);
+    this.enqueue(finish);
+  }
+
+  /**
+   * Runs `task` after everything queued before it. A failing task is logged and never breaks the
+   * chain: one bad session must not stop the node serving the others.
+   */
+  private enqueue(task: () => Promise<void>): void {
+    this.queue = this.queue.then(task).catch((error: unknown) => {
+      this.log('stage task failed', { reason: (error as Error).message });
+    });
   }
 
   private downstreamConnection(next: NextHop): Promise<FramedConnection> {
