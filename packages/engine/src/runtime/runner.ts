@@ -12,7 +12,7 @@ import {
 } from './types.js';
 
 /** Long prompts run in chunks so attention scratch memory stays bounded. */
-export const PREFILL_CHUNK = 256;
+export const PREFILL_CHUNK = 128;
 
 /** A graph input as the engines take it: the typed array is wrapped, not copied. */
 export type GraphFeed =
