@@ -18,6 +18,7 @@ interface Stack {
   virtualKeyId: string;
   gatewayCli: (args: string[]) => Promise<{ code: number | null; stdout: string; stderr: string }>;
   logDir: string;
+  exited: Promise<{ part: string; message: string } | null>;
   stop: () => Promise<void>;
 }
 interface StackLib {
@@ -52,6 +53,10 @@ describe.skipIf(missing.length > 0)('full stack in Chromium', () => {
   let page: Page;
   let dataDir: string;
   const apiBodies: { url: string; body: string }[] = [];
+  let stackDied: Promise<never>;
+
+  /** Waits for `promise`, failing at once with the part's own output if a stack process dies meanwhile. */
+  const whileStackAlive = <T>(promise: Promise<T>): Promise<T> => Promise.race([promise, stackDied]);
 
   beforeAll(async () => {
     mkdirSync(RESULTS, { recursive: true });
@@ -63,6 +68,10 @@ describe.skipIf(missing.length > 0)('full stack in Chromium', () => {
       log: (line: string) => console.log(`[stack] ${line}`),
       timeouts: { mesh: 8 * 60_000 },
     });
+    stackDied = stack.exited.then((died) => {
+      throw new Error(died ? `the stack's ${died.part} process ${died.message}` : 'the stack was stopped');
+    });
+    stackDied.catch(() => {});
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       args: [
@@ -111,7 +120,7 @@ describe.skipIf(missing.length > 0)('full stack in Chromium', () => {
       );
       expect(seen.slice(1).some((status) => status === 'pending')).toBe(true);
 
-      await page.getByText('Pipeline complete').waitFor({ timeout: 6 * 60_000 });
+      await whileStackAlive(page.getByText('Pipeline complete').waitFor({ timeout: 6 * 60_000 }));
       for (const step of demo.steps) {
         const card = page.locator(`[data-step="${step.id}"]`);
         expect(await card.getAttribute('data-status'), step.id).toBe('done');
@@ -194,7 +203,7 @@ describe.skipIf(missing.length > 0)('full stack in Chromium', () => {
 
     // Rerun the first step: it and the step that reads it run; the independent "risks" step does not.
     await explain.getByRole('button', { name: 'Rerun step' }).click();
-    await page.getByText('Pipeline complete').waitFor({ timeout: 4 * 60_000 });
+    await whileStackAlive(page.getByText('Pipeline complete').waitFor({ timeout: 4 * 60_000 }));
     expect(await explain.getAttribute('data-status')).toBe('done');
     expect(await page.locator('[data-step="review"]').getAttribute('data-status')).toBe('done');
     expect(await page.locator('[data-step="risks"]').getAttribute('data-status')).toBe('done');
