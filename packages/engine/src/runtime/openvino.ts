@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import type { NodeAddon, Tensor } from 'openvino-node';
+import type { InferRequest, NodeAddon, Tensor } from 'openvino-node';
 import type { ShardManifest } from '../shard/manifest.js';
 import { createShardRunner, type GraphExecutor } from './runner.js';
 import type { ShardRunner } from './types.js';
@@ -24,8 +24,8 @@ export interface OpenVinoOptions {
 
 /**
  * The `openvino` engine: the same shard graph through OpenVINO's ONNX frontend. Inputs wrap the
- * runner's typed arrays (the KV cache included) without copying; each session gets its own
- * infer request so concurrent sessions never share request state.
+ * runner's typed arrays (the KV cache included) without copying; infer requests are pooled so
+ * concurrent runs never share request state.
  */
 export async function createOpenVinoRunner(
   dir: string,
@@ -43,17 +43,23 @@ export async function createOpenVinoRunner(
   const config: Record<string, string | number> = {};
   if (opts.threads && device === 'CPU') config.INFERENCE_NUM_THREADS = opts.threads;
   const compiled = await core.compileModel(model, device, config);
+  // Infer requests are reused; concurrent runs (different sessions) each take their own.
+  const idle: InferRequest[] = [];
   const executor: GraphExecutor = {
     async run(feeds, outputs) {
-      const request = compiled.createInferRequest();
+      const request = idle.pop() ?? compiled.createInferRequest();
       const tensors: Record<string, Tensor> = {};
       for (const [name, f] of Object.entries(feeds)) {
         tensors[name] = new ov.Tensor(f.type === 'int32' ? 'i32' : 'f32', f.dims, f.data);
       }
-      await request.inferAsync(tensors);
-      const out: Record<string, Float32Array> = {};
-      for (const name of outputs) out[name] = request.getTensor(name).getData() as Float32Array;
-      return out;
+      try {
+        await request.inferAsync(tensors);
+        const out: Record<string, Float32Array> = {};
+        for (const name of outputs) out[name] = request.getTensor(name).getData() as Float32Array;
+        return out;
+      } finally {
+        idle.push(request);
+      }
     },
     release: async () => {},
   };
