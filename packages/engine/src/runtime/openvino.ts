@@ -55,7 +55,9 @@ export async function createOpenVinoRunner(
       try {
         await request.inferAsync(tensors);
         const out: Record<string, Float32Array> = {};
-        for (const name of outputs) out[name] = request.getTensor(name).getData() as Float32Array;
+        // Copied out: the request (and its output memory) is reused by the next run.
+        for (const name of outputs)
+          out[name] = Float32Array.from(request.getTensor(name).getData() as Float32Array);
         return out;
       } finally {
         idle.push(request);
