@@ -10,6 +10,8 @@ import type { StageRunner } from '../src/mesh/types.js';
 import { startCoordinator } from '../src/server.js';
 import { arithRunner } from './helpers/arith-runner.js';
 import { JOIN_TOKEN, startTestFleet, type TestFleet } from './helpers/fleet.js';
+import { ssePayloads } from './helpers/sse.js';
+import { TINY_MODEL_ID, tinyShards } from './helpers/tiny.js';
 
 const GREEDY = { temperature: 0, seed: 1, generated: [] };
 let fleet: TestFleet | undefined;
@@ -100,5 +102,39 @@ describe('faults', () => {
     await s.open(GREEDY);
     expect(await s.forward(Int32Array.of(4, 5), 0)).toBeGreaterThanOrEqual(0);
     expect((await s.close()).map((st) => st.statement.node_id)).toEqual(fleet.nodes.map((n) => n.nodeId));
+  });
+
+  it('ends streams in flight with a clear error when the coordinator shuts down', async () => {
+    fleet = await startTestFleet();
+    const { dirs } = await tinyShards(2, fleet.dir);
+    for (const [i, dir] of dirs.entries()) await fleet.addNode(dir, `tiny-${i}`);
+    for (let i = 0; i < 100 && !fleet.coordinator.mesh.tokenizers.has(TINY_MODEL_ID); i++)
+      await new Promise((r) => setTimeout(r, 20));
+    const res = await fetch(`${fleet.coordinator.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        model: TINY_MODEL_ID,
+        messages: [{ role: 'user', content: 'Hi' }],
+        max_tokens: 450,
+        temperature: 0,
+        stream: true,
+      }),
+    });
+    const reader = res.body!.getReader();
+    await reader.read();
+    const started = Date.now();
+    const closing = fleet.coordinator.close();
+    let body = '';
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      body += new TextDecoder().decode(value);
+    }
+    await closing;
+    expect(Date.now() - started).toBeLessThan(5000);
+    const events = ssePayloads(body);
+    expect(events.at(-1)).toBe('[DONE]');
+    expect(events.at(-2)).toMatchObject({ error: { code: 'shutting_down' } });
   });
 });

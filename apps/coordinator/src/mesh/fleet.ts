@@ -98,6 +98,8 @@ export interface FleetOptions {
   plan?: Record<string, string[]>;
   /** assign layer ranges once this many assignable nodes of a model have joined (default 2) */
   expectNodes?: number;
+  /** forget nodes silent for this long (default max(10 min, 60 heartbeats)); their keys stay published */
+  forgetAfterMs?: number;
   now?: () => number;
 }
 
@@ -278,6 +280,18 @@ export class Fleet {
     const age = this.now() - node.last_heartbeat;
     if (age <= 3 * this.heartbeatMs) return 'healthy';
     return age <= 12 * this.heartbeatMs ? 'stale' : 'down';
+  }
+
+  /** Drops nodes (and waiting assignable nodes) that have not heartbeaten for `forgetAfterMs`. */
+  sweep(): void {
+    const cutoff = this.now() - (this.opts.forgetAfterMs ?? Math.max(600_000, 60 * this.heartbeatMs));
+    for (const [id, node] of this.nodes) {
+      if (node.last_heartbeat < cutoff) {
+        node.link.close();
+        this.nodes.delete(id);
+      }
+    }
+    for (const [id, pending] of this.pending) if (pending.last_heartbeat < cutoff) this.pending.delete(id);
   }
 
   markUnreachable(nodeId: string): void {

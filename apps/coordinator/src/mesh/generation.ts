@@ -81,7 +81,7 @@ export class Generator {
         // A node lost while closing (generation already finished): the replay above re-ran the
         // whole sequence on the replacement route only so that its stages can sign for it.
         while (finishReason === null) {
-          if (req.signal?.aborted) throw new MeshError('aborted', 'client went away');
+          if (req.signal?.aborted) throw abortError(req.signal);
           if (!firstTokenSeen) {
             firstTokenSeen = true;
             req.onFirstToken?.();
@@ -116,7 +116,7 @@ export class Generator {
         session.abandon();
         const mesh = error instanceof MeshError ? error : new MeshError('internal', (error as Error).message);
         if (mesh.code === 'aborted' || mesh.code === 'abandoned' || req.signal?.aborted) {
-          throw new MeshError('aborted', 'client went away');
+          throw req.signal ? abortError(req.signal) : mesh;
         }
         if (!mesh.nodeId || replays >= maxReplays) throw mesh;
         this.opts.fleet.markUnreachable(mesh.nodeId);
@@ -142,6 +142,11 @@ export class Generator {
     }
     return session.forward(Int32Array.from(tokens.slice(start)), start);
   }
+}
+
+/** Why a generation stopped early: the abort reason when it is a MeshError (shutdown), else the client left. */
+function abortError(signal: AbortSignal): MeshError {
+  return signal.reason instanceof MeshError ? signal.reason : new MeshError('aborted', 'client went away');
 }
 
 /**

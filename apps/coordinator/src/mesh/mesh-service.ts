@@ -64,6 +64,9 @@ export class MeshService {
   private readonly generator: Generator;
   readonly maxSessions: number;
   active = 0;
+  private closing = false;
+  private readonly inflight = new Set<AbortController>();
+  private readonly sweeper: NodeJS.Timeout;
 
   constructor(readonly opts: MeshServiceOptions) {
     this.fleet = new Fleet({
@@ -82,6 +85,8 @@ export class MeshService {
       ...(opts.onReplay ? { onReplay: opts.onReplay } : {}),
     });
     this.maxSessions = opts.maxSessions ?? 32;
+    this.sweeper = setInterval(() => this.fleet.sweep(), this.fleet.heartbeatMs);
+    this.sweeper.unref();
   }
 
   get identity(): CoordinatorIdentity {
@@ -118,7 +123,27 @@ export class MeshService {
   }
 
   async complete(job: CompletionJob): Promise<CompletionOutcome> {
+    if (this.closing) throw new MeshError('shutting_down', 'the coordinator is shutting down');
     const { seed, ...params } = job.sampling;
+    // One controller per job, aborted by the client going away or by shutdown.
+    const abort = new AbortController();
+    const forward = () => abort.abort(job.signal?.reason);
+    job.signal?.addEventListener('abort', forward, { once: true });
+    this.inflight.add(abort);
+    try {
+      return await this.run(job, params, seed, abort.signal);
+    } finally {
+      this.inflight.delete(abort);
+      job.signal?.removeEventListener('abort', forward);
+    }
+  }
+
+  private async run(
+    job: CompletionJob,
+    params: Omit<SamplingParams, 'seed'>,
+    seed: number | undefined,
+    signal: AbortSignal,
+  ): Promise<CompletionOutcome> {
     const result = await this.generator.generate({
       requestId: job.requestId,
       modelId: job.modelId,
@@ -129,7 +154,7 @@ export class MeshService {
       // onto a replacement node continues the same draws.
       sampling: { ...params, seed: seed ?? randomInt(0, 2 ** 32) },
       tokenizer: job.tokenizer,
-      ...(job.signal ? { signal: job.signal } : {}),
+      signal,
       ...(job.onText ? { onText: job.onText } : {}),
       ...(job.onFirstToken ? { onFirstToken: job.onFirstToken } : {}),
     });
@@ -166,7 +191,16 @@ export class MeshService {
     };
   }
 
+  /** Ends every generation in flight with a clear error and refuses new ones (before the server closes). */
+  shutdown(): void {
+    this.closing = true;
+    const reason = new MeshError('shutting_down', 'the coordinator is shutting down');
+    for (const controller of this.inflight) controller.abort(reason);
+  }
+
   close(): void {
+    this.shutdown();
+    clearInterval(this.sweeper);
     this.fleet.close();
   }
 }

@@ -190,7 +190,7 @@ export class PipelineSession {
 
   private expect(nodeId: string, type: FrameType, step: number, timeoutMs: number): Promise<Frame> {
     if (this.failure) return Promise.reject(this.failure);
-    return new Promise<Frame>((resolve, reject) => {
+    const reply = new Promise<Frame>((resolve, reject) => {
       const waiter: Waiter = {
         nodeId,
         type,
@@ -204,6 +204,10 @@ export class PipelineSession {
       };
       this.waiters.add(waiter);
     });
+    // The caller awaits the reply only after sending its request; a failure in between (node lost,
+    // session abandoned) must not count as an unhandled rejection, which would end the process.
+    reply.catch(() => {});
+    return reply;
   }
 
   private onFrame(nodeId: string, frame: Frame): void {

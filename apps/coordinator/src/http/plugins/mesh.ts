@@ -11,6 +11,8 @@ declare module 'fastify' {
 export const meshPlugin = fp(
   async (app, opts: { mesh: MeshService }) => {
     app.decorate('mesh', opts.mesh);
+    // preClose: streams in flight end with an error event now instead of holding the close open.
+    app.addHook('preClose', async () => opts.mesh.shutdown());
     app.addHook('onClose', async () => opts.mesh.close());
   },
   { name: 'mesh' },

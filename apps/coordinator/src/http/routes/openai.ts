@@ -47,6 +47,8 @@ function meshFailure(error: unknown): ApiError {
   if (error instanceof SessionLimitError)
     return new ApiError(429, 'rate_limit_error', 'too_many_sessions', error.message);
   if (error instanceof MeshError) {
+    if (error.code === 'shutting_down')
+      return new ApiError(503, 'service_unavailable', 'shutting_down', error.message);
     if (error.code === 'no_route' || error.code === 'no_tokenizer') {
       return new ApiError(503, 'service_unavailable', 'model_unavailable', error.message);
     }
