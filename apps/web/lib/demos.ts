@@ -299,5 +299,5 @@ export const SHAPE_LABELS: Record<DemoShape, string> = {
   linear: 'Linear chain',
   'fan-out-merge': 'Fan-out and merge',
   structured: 'Structured output',
-  'parallel-merge': 'Parallel reads, merged',
+  'parallel-merge': 'Parallel, then merge',
 };
