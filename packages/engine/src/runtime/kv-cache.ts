@@ -3,15 +3,15 @@ import type { ShardManifest } from '../shard/manifest.js';
 /** Capacity is a multiple of this many positions. */
 const CAPACITY_STEP = 128;
 /** Growth factor: amortizes the copy on growth while keeping masked-out attention work small. */
-const GROWTH = 1.25;
+const GROWTH = 1.125;
 
 /**
  * One session's KV cache, owned by JavaScript: per layer a key and a value buffer laid out
  * [kvHeads, capacity, headDim]. The graph only reads it and returns this step's rows, which
  * `append` writes with one contiguous copy per KV head — a decode step never moves the cached
- * positions. Growing the capacity (by 25%, in steps of 128 positions) copies the cache once,
+ * positions. Growing the capacity (by 12.5%, in steps of 128 positions) copies the cache once,
  * which amortizes to a constant per token; attention runs over the capacity with the unused
- * tail masked, so at most ~25% of its work is wasted.
+ * tail masked, so at most ~12.5% of its work is wasted.
  */
 export class KvCache {
   /** Positions held (valid prefix). */
