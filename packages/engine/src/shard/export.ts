@@ -41,7 +41,7 @@ export async function exportShards(opts: ExportShardsOptions): Promise<ShardMani
   return writeShards(
     { config: source.config, tensors: source.tensors, dequantize, blocksOf },
     {
-      modelId: opts.modelId ?? defaultModelId(opts.model),
+      modelId: opts.modelId ?? (source.modelId || defaultModelId(opts.model)),
       sourceDigest: source.sourceDigest,
       tokenizer: { file: 'tokenizer.json', bytes: tokenizerBytes },
     },
