@@ -26,6 +26,12 @@ const STATUS_LABELS: Record<StepRun['status'] | 'idle', string> = {
   skipped: 'Not run: an earlier step did not finish',
 };
 
+function placeholderFor(status: StepRun['status'] | undefined): string {
+  if (status === undefined) return 'Output appears here as it streams.';
+  if (status === 'skipped' || status === 'pending') return 'Not run yet.';
+  return status === 'running' || status === 'retrying' ? 'Waiting for the first token…' : 'No output.';
+}
+
 export function DemoRunner({ demoId }: { demoId: string }) {
   const demo = findDemo(demoId);
   if (!demo) throw new Error(`unknown demo ${demoId}`);
@@ -207,11 +213,7 @@ export function DemoRunner({ demoId }: { demoId: string }) {
                 aria-live={run?.status === 'running' ? 'polite' : undefined}
                 data-testid="step-output"
               >
-                {run?.text ? (
-                  run.text
-                ) : (
-                  <span className="placeholder">{run ? '…' : 'Output appears here as it streams.'}</span>
-                )}
+                {run?.text ? run.text : <span className="placeholder">{placeholderFor(run?.status)}</span>}
               </div>
               {run?.attempts.some((a) => a.validationError) && (
                 <p className="note">

@@ -47,7 +47,9 @@ export function describeGatewayFailure(
   secret: string | undefined,
 ): UpstreamFailure {
   const upstream = upstreamMessage(bodyText);
-  const detail = upstream.message ? redact(upstream.message, secret).slice(0, 300) : undefined;
+  const detail = upstream.message
+    ? redact(upstream.message, secret).slice(0, 300).replace(/\.$/, '')
+    : undefined;
   const suffix = detail ? ` (gateway said: ${detail})` : '';
   if (status === 402) {
     return {
