@@ -147,6 +147,29 @@ describe('shard graphs under onnxruntime (accuracy level 0: f32 compute)', () =>
     expect(relativeError(next.logits, refNext.logits)).toBeLessThan(1e-4);
   });
 
+  it('sessions run concurrently without mixing their caches', async () => {
+    const other = Int32Array.from([9, 8, 7, 6, 5]);
+    const [a, b] = await Promise.all([
+      whole.forward('c1', { tokens: prompt }, { position: 0, length: prompt.length }),
+      whole.forward('c2', { tokens: other }, { position: 0, length: other.length }),
+    ]);
+    const [a2, b2] = await Promise.all([
+      whole.forward('c1', { tokens: Int32Array.of(4) }, { position: prompt.length, length: 1 }),
+      whole.forward('c2', { tokens: Int32Array.of(4) }, { position: other.length, length: 1 }),
+    ]);
+    const ref = new ReferenceShard(prepareShardWeights(reader, 0, 4));
+    const expectLogits = (got: unknown, tokens: Int32Array) => {
+      ref.reset();
+      const expected = ref.forward({ tokens }, 0, tokens.length);
+      if (!('logits' in expected)) throw new Error('expected logits');
+      expect(relativeError((got as { logits: Float32Array }).logits, expected.logits)).toBeLessThan(1e-4);
+    };
+    expectLogits(a, prompt);
+    expectLogits(b, other);
+    expectLogits(a2, Int32Array.from([...prompt, 4]));
+    expectLogits(b2, Int32Array.from([...other, 4]));
+  });
+
   it('rejects bad input with clear errors', async () => {
     await expect(
       whole.forward('x', { hidden: new Float32Array(64) }, { position: 0, length: 1 }),
