@@ -213,7 +213,11 @@ export function DemoRunner({ demoId }: { demoId: string }) {
                 aria-live={run?.status === 'running' ? 'polite' : undefined}
                 data-testid="step-output"
               >
-                {run?.text ? run.text : <span className="placeholder">{placeholderFor(run?.status)}</span>}
+                {run?.text ? (
+                  <span data-testid="step-text">{run.text}</span>
+                ) : (
+                  <span className="placeholder">{placeholderFor(run?.status)}</span>
+                )}
               </div>
               {run?.attempts.some((a) => a.validationError) && (
                 <p className="note">

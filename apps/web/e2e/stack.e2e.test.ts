@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMOS } from '../lib/demos';
+import { executionOrder } from '../lib/pipeline';
 
 interface Stack {
   urls: { web: string; gateway: string; coordinator: string };
@@ -106,13 +107,25 @@ describe.skipIf(missing.length > 0)('full stack in Chromium', () => {
   for (const demo of DEMOS) {
     it(`runs "${demo.title}" to completion with streamed steps, node ids and verified receipts`, async () => {
       await page.goto(`${stack.urls.web}/demos/${demo.id}`);
+      // Record, for every step, the moment its card first shows streamed text while still running.
+      await page.evaluate(() => {
+        const seen: string[] = [];
+        (window as unknown as { streamedSteps: string[] }).streamedSteps = seen;
+        new MutationObserver(() => {
+          for (const card of document.querySelectorAll('[data-step][data-status="running"]')) {
+            const id = card.getAttribute('data-step') ?? '';
+            if (!seen.includes(id) && card.querySelector('[data-testid="step-text"]')?.textContent?.trim())
+              seen.push(id);
+          }
+        }).observe(document.body, { subtree: true, childList: true, characterData: true, attributes: true });
+      });
       await page.getByRole('button', { name: 'Run pipeline' }).click();
 
       // Streaming: the first step shows text while it is still running and later steps wait.
-      const first = page.locator(`[data-step="${demo.steps[0]!.id}"]`);
-      await first
-        .locator('[data-testid="step-output"]')
-        .filter({ hasText: /\S{2,}/ })
+      // (the text element exists only once tokens have arrived, and the card is still marked running)
+      await page
+        .locator(`[data-step="${demo.steps[0]!.id}"][data-status="running"] [data-testid="step-text"]`)
+        .filter({ hasText: /\S/ })
         .waitFor({ timeout: 120_000 });
       const seen = await page.evaluate(
         (ids) => ids.map((id) => document.querySelector(`[data-step="${id}"]`)?.getAttribute('data-status')),
@@ -121,11 +134,16 @@ describe.skipIf(missing.length > 0)('full stack in Chromium', () => {
       expect(seen.slice(1).some((status) => status === 'pending')).toBe(true);
 
       await whileStackAlive(page.getByText('Pipeline complete').waitFor({ timeout: 6 * 60_000 }));
+      // Every step streamed while it ran, one after another in dependency order.
+      const streamed = await page.evaluate(
+        () => (window as unknown as { streamedSteps: string[] }).streamedSteps,
+      );
+      expect(streamed).toEqual(executionOrder(demo.steps).map((s) => s.id));
       for (const step of demo.steps) {
         const card = page.locator(`[data-step="${step.id}"]`);
         expect(await card.getAttribute('data-status'), step.id).toBe('done');
         expect(
-          ((await card.locator('[data-testid="step-output"]').textContent()) ?? '').trim().length,
+          ((await card.locator('[data-testid="step-text"]').textContent()) ?? '').trim().length,
           step.id,
         ).toBeGreaterThan(0);
         const nodes = await card.locator('[data-testid="node-ids"] code').allInnerTexts();
@@ -192,9 +210,9 @@ describe.skipIf(missing.length > 0)('full stack in Chromium', () => {
     await page.goto(`${stack.urls.web}/demos/code-review`);
     await page.getByRole('button', { name: 'Run pipeline' }).click();
     const explain = page.locator('[data-step="explain"]');
-    await explain
-      .locator('[data-testid="step-output"]')
-      .filter({ hasText: /\S{2,}/ })
+    await page
+      .locator('[data-step="explain"][data-status="running"] [data-testid="step-text"]')
+      .filter({ hasText: /\S/ })
       .waitFor({ timeout: 120_000 });
     await page.getByRole('button', { name: 'Stop' }).click();
     await page.getByText('Stopped. Rerun any step to continue from there.').waitFor();
