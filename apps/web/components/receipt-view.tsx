@@ -109,42 +109,44 @@ export function ReceiptDetails({ record }: { record: StepRecord }) {
                   <code title={receipt.signature}>{shortKey(receipt.signature ?? '', 16)}</code>
                 </dd>
               </dl>
-              <table className="table compact-table">
-                <caption>Signed stages</caption>
-                <thead>
-                  <tr>
-                    <th scope="col">Node</th>
-                    <th scope="col">Layers</th>
-                    <th scope="col">Positions</th>
-                    <th scope="col">Time</th>
-                    <th scope="col">Shard</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {(receipt.stages ?? []).map((stage, index) => {
-                    const s = stage.statement ?? {};
-                    const ms =
-                      s.started_at && s.finished_at
-                        ? Date.parse(s.finished_at) - Date.parse(s.started_at)
-                        : null;
-                    return (
-                      <tr key={`${s.node_id}-${index}`}>
-                        <td>
-                          <code>{s.node_id}</code>
-                        </td>
-                        <td>
-                          {s.layer_start}–{s.layer_end}
-                        </td>
-                        <td>{s.tokens}</td>
-                        <td>{formatSeconds(ms)}</td>
-                        <td>
-                          <code title={s.shard_digest}>{shortKey(s.shard_digest ?? '', 10)}</code>
-                        </td>
-                      </tr>
-                    );
-                  })}
-                </tbody>
-              </table>
+              <div className="table-scroll">
+                <table className="table compact-table">
+                  <caption>Signed stages</caption>
+                  <thead>
+                    <tr>
+                      <th scope="col">Node</th>
+                      <th scope="col">Layers</th>
+                      <th scope="col">Positions</th>
+                      <th scope="col">Time</th>
+                      <th scope="col">Shard</th>
+                    </tr>
+                  </thead>
+                  <tbody>
+                    {(receipt.stages ?? []).map((stage, index) => {
+                      const s = stage.statement ?? {};
+                      const ms =
+                        s.started_at && s.finished_at
+                          ? Date.parse(s.finished_at) - Date.parse(s.started_at)
+                          : null;
+                      return (
+                        <tr key={`${s.node_id}-${index}`}>
+                          <td>
+                            <code>{s.node_id}</code>
+                          </td>
+                          <td>
+                            {s.layer_start}–{s.layer_end}
+                          </td>
+                          <td>{s.tokens}</td>
+                          <td>{formatSeconds(ms)}</td>
+                          <td>
+                            <code title={s.shard_digest}>{shortKey(s.shard_digest ?? '', 10)}</code>
+                          </td>
+                        </tr>
+                      );
+                    })}
+                  </tbody>
+                </table>
+              </div>
               <details>
                 <summary>Raw receipt JSON</summary>
                 <pre className="json" data-testid="receipt-json">
