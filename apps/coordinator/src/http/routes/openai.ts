@@ -83,6 +83,8 @@ export const openAIRoutes = fp(
         messages?: ChatCompletionBody['messages'];
         prompt?: string | string[];
       };
+      const unsupported = unsupportedFeature(parsed.data as Record<string, unknown>);
+      if (unsupported) throw invalidRequest(unsupported.message, unsupported.param, 'unsupported_parameter');
       if (!mesh.fleet.servableModels().includes(body.model)) {
         if (mesh.fleet.knowsModel(body.model)) {
           throw new ApiError(
@@ -299,6 +301,27 @@ export const openAIRoutes = fp(
   },
   { name: 'openai-routes', dependencies: ['mesh', 'metrics'] },
 );
+
+/**
+ * Parameters that would change the answer in ways this mesh does not implement are refused rather
+ * than silently ignored (a client asking for tools or logprobs must not get a plain answer).
+ */
+function unsupportedFeature(body: Record<string, unknown>): { param: string; message: string } | null {
+  if (Array.isArray(body.tools) && body.tools.length > 0) {
+    return { param: 'tools', message: 'tools are not supported by this mesh' };
+  }
+  if (body.logprobs === true || (typeof body.logprobs === 'number' && body.logprobs > 0)) {
+    return { param: 'logprobs', message: 'logprobs are not supported by this mesh' };
+  }
+  const format = body.response_format as { type?: unknown } | undefined;
+  if (format && typeof format === 'object' && format.type !== 'text') {
+    return {
+      param: 'response_format',
+      message: `response_format ${String(format.type)} is not supported by this mesh`,
+    };
+  }
+  return null;
+}
 
 function completionObject(job: PreparedJob, outcome: CompletionOutcome) {
   const cascadia = { node_ids: outcome.nodeIds, receipt: outcome.receipt };
