@@ -112,14 +112,18 @@ export function SessionProvider({ children }: { children: ReactNode }) {
   useEffect(() => {
     if (loaded.current) return;
     loaded.current = true;
+    let saved: StepRecord[] = [];
     try {
-      const saved = sessionStorage.getItem(STORAGE_KEY);
-      if (saved) setRecords(JSON.parse(saved) as StepRecord[]);
+      saved = JSON.parse(sessionStorage.getItem(STORAGE_KEY) ?? '[]') as StepRecord[];
+      setRecords(saved);
     } catch {
       // a corrupt or unavailable store just starts an empty session
     }
-    void refreshStatus();
-  }, [refreshStatus]);
+    // A reload in the middle of a check leaves it pending: check those again.
+    void refreshStatus().then(() => {
+      for (const record of saved) if (record.verification.status === 'pending') void verify(record);
+    });
+  }, [refreshStatus, verify]);
 
   useEffect(() => {
     if (!loaded.current) return;
