@@ -291,3 +291,28 @@ describe.skipIf(!model.path)('SmolLM2-135M across two node processes', () => {
     expect(res.choices[0]!.message.content).toBe(pipelineText);
   }, 60_000);
 });
+
+describe.skipIf(!model.path)('cascadia local', () => {
+  it('runs the default model over two node processes, prints ready, and stops every child on SIGTERM', async () => {
+    const data = await mkdtemp(path.join(os.tmpdir(), 'cascadia-local-'));
+    const local = startProcess(['local', '--port', '0', '--node-port', '0', '--data', data], {
+      ...(model.path ? { SMOLLM2_GGUF: model.path } : {}),
+    });
+    try {
+      const ready = await local.waitFor(/^ready (http:\/\/127\.0\.0\.1:\d+\/v1)$/, 120_000);
+      const client = createClient({ baseURL: ready[1]! });
+      const res = await client.chat.create({
+        model: DEFAULT_MODEL_ID,
+        messages: [{ role: 'user', content: 'Say hi.' }],
+        temperature: 0,
+        max_tokens: 8,
+      });
+      expect(res.cascadia?.node_ids).toHaveLength(2);
+      expect(await local.kill('SIGTERM')).toBe(0);
+      await expect(fetch(ready[1]!.replace(/\/v1$/, '/health'))).rejects.toThrow();
+    } finally {
+      await local.kill('SIGKILL');
+      await rm(data, { recursive: true, force: true });
+    }
+  }, 180_000);
+});

@@ -74,10 +74,14 @@ export async function localCommand(argv: string[]): Promise<void> {
   const env = { ...process.env, CASCADIA_JOIN_TOKEN: joinToken };
   const dataDir = values.data ?? path.join(cacheRoot(), 'local');
   const children: ChildProcess[] = [];
-  const start = (args: string[], name: string) => {
+  const start = (args: string[], name: string, onLine?: (line: string) => void) => {
     const child = spawn(process.execPath, [cli, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     const prefix = (chunk: Buffer) => {
-      for (const line of chunk.toString().split('\n')) if (line) process.stderr.write(`[${name}] ${line}\n`);
+      for (const line of chunk.toString().split('\n')) {
+        if (!line) continue;
+        onLine?.(line);
+        process.stderr.write(`[${name}] ${line}\n`);
+      }
     };
     child.stdout?.on('data', prefix);
     child.stderr?.on('data', prefix);
@@ -97,9 +101,22 @@ export async function localCommand(argv: string[]): Promise<void> {
   process.on('SIGINT', () => void stopAll(0));
   process.on('SIGTERM', () => void stopAll(0));
 
-  const port = Number(values.port);
-  start(['coordinator', '--host', '127.0.0.1', '--port', String(port), '--data', dataDir], 'coordinator');
-  const url = `http://127.0.0.1:${port}`;
+  // The coordinator's log names its address (so `--port 0` works): nodes start once it is known.
+  const url = await new Promise<string>((resolve, reject) => {
+    const coordinator = start(
+      ['coordinator', '--host', '127.0.0.1', '--port', values.port, '--data', dataDir],
+      'coordinator',
+      (line) => {
+        const m = /coordinator listening on (http:\/\/[0-9.]+:\d+)\/v1/.exec(line);
+        if (m?.[1]) resolve(m[1]);
+      },
+    );
+    coordinator.once('exit', (code) => reject(new Error(`the coordinator exited with code ${code}`)));
+  }).catch(async (error: Error) => {
+    log(error.message);
+    await stopAll(1);
+    throw error;
+  });
   const threads = Math.max(1, Math.floor(os.availableParallelism() / n));
   shardDirs.forEach((dir, i) => {
     const child = start(
@@ -110,7 +127,8 @@ export async function localCommand(argv: string[]): Promise<void> {
         '--shard',
         dir,
         '--port',
-        String(Number(values['node-port']) + i),
+        // --node-port 0: every node takes a free port (tests); otherwise consecutive ports.
+        String(Number(values['node-port']) === 0 ? 0 : Number(values['node-port']) + i),
         '--key-file',
         path.join(dataDir, `node-${i}.key`),
         '--engine',
