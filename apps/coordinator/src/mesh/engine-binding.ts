@@ -1,76 +1,19 @@
 /**
- * The coordinator's view of `@cascadia/engine`: tokenizer, sampler, shard loading and the default
- * model, typed by the agreed contract and loaded on first use, so the coordinator's HTTP surface
- * starts (and answers /health) even on a machine that only routes.
+ * The coordinator's view of `@cascadia/engine`, loaded on first use so that a coordinator that only
+ * routes starts (and answers /health) without loading the inference runtimes. Types come from the
+ * engine itself, so a change of its contract fails this package's typecheck.
  */
-import type { StageRunner } from './types.js';
+import type * as Engine from '@cascadia/engine';
 
-export interface ChatMessage {
-  role: string;
-  content: string;
-}
-
-export interface Tokenizer {
-  encode(text: string): number[];
-  decode(ids: number[], opts?: { skipSpecial?: boolean }): string;
-  applyChatTemplate(messages: ChatMessage[], opts: { addGenerationPrompt: boolean }): string;
-  eosTokenIds: number[];
-  bosTokenId?: number;
-}
-
-export interface SamplingParams {
-  temperature?: number;
-  top_p?: number;
-  top_k?: number;
-  seed?: number;
-  frequency_penalty?: number;
-  presence_penalty?: number;
-}
-
-export interface Sampler {
-  sample(logits: Float32Array, generated: number[]): number;
-}
-
-export interface ExportedShardManifest {
-  modelId: string;
-  shardIndex: number;
-  shardCount: number;
-  layerStart: number;
-  layerEnd: number;
-  digest: string;
-}
-
-export interface EngineModule {
-  loadShard(
-    dir: string,
-    opts?: {
-      engine?: 'auto' | 'onnxruntime' | 'openvino';
-      device?: string;
-      threads?: number;
-      maxSessions?: number;
-    },
-  ): Promise<StageRunner>;
-  loadTokenizer(dirOrManifest: string | object): Promise<Tokenizer> | Tokenizer;
-  createSampler(params: SamplingParams): Sampler;
-  exportShards(opts: {
-    model: string;
-    outDir: string;
-    shards?: number;
-    boundaries?: number[];
-    memoryWeights?: number[];
-    modelId?: string;
-  }): Promise<ExportedShardManifest[]>;
-  openModel(path: string): Promise<{ modelId: string; config: { numLayers: number } }>;
-  defaultModelId(modelPath: string): string;
-  pullDefaultModel(opts?: { cacheDir?: string; onProgress?: (p: unknown) => void }): Promise<string>;
-}
+export type EngineModule = typeof Engine;
+export type Tokenizer = Engine.Tokenizer;
+export type ChatMessage = Engine.ChatMessage;
+export type Sampler = Engine.Sampler;
+export type SamplingParams = Engine.SamplingParams;
 
 let cached: Promise<EngineModule> | null = null;
 
 export function engine(): Promise<EngineModule> {
-  // A computed specifier keeps TypeScript from resolving the package's own (evolving) declarations;
-  // the contract above is what this package relies on.
-  const specifier = '@cascadia/engine';
-  cached ??= import(specifier).then((m) => m as EngineModule);
+  cached ??= import('@cascadia/engine');
   return cached;
 }

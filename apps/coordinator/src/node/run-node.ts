@@ -30,7 +30,7 @@ export interface RunNodeOptions {
   /** an already-loaded runner (tests) */
   runner?: StageRunner;
   /** sampler factory; defaults to the engine's createSampler */
-  createSampler?: (params: SamplingParams) => Sampler;
+  createSampler?: (params: SamplingParams) => Pick<Sampler, 'sample'>;
   keyFile: string;
   host?: string;
   port?: number;

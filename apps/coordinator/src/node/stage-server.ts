@@ -42,7 +42,7 @@ export interface StageServerOptions {
   /** signs a stage statement with the node key (the receipts package's signStage) */
   signStage: (statement: StageStatement) => Promise<SignedStage>;
   /** the engine's createSampler (used by the last stage) */
-  createSampler: (params: SamplingParams) => Sampler;
+  createSampler: (params: SamplingParams) => Pick<Sampler, 'sample'>;
   /** current coordinator id and key (null until joined) */
   coordinator: () => { id: string; publicKey: string } | null;
   maxSessions?: number;
