@@ -2,7 +2,8 @@ import { generateKeyPairSync } from 'node:crypto';
 import net from 'node:net';
 import { verifyStage } from '@cascadia/receipts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { issueTicket } from '../src/auth/tickets.js';
+import { signMessage } from '../src/auth/ed25519.js';
+import { handshakeMessage, issueTicket } from '../src/auth/tickets.js';
 import { PipelineSession } from '../src/mesh/pipeline-session.js';
 import { JoinRejected } from '../src/node/agent.js';
 import { FramedConnection, openConnection } from '../src/protocol/connection.js';
@@ -280,5 +281,72 @@ describe('mesh data protocol over real sockets', () => {
     await ok.open(GREEDY);
     expect(await ok.forward(Int32Array.of(5), 0)).toBeGreaterThanOrEqual(0);
     await ok.close();
+  });
+
+  it('refuses a handshake whose protocol version, model or shard digest does not match', async () => {
+    const mesh = fleet.coordinator.mesh;
+    const target = mesh.fleet.requireRoute('arith')[0]!;
+    const ticket = issueTicket(
+      {
+        iss: mesh.identity.id,
+        sub: mesh.identity.id,
+        sub_key: mesh.identity.publicKey,
+        aud: target.node_id,
+        exp: Date.now() + 60_000,
+      },
+      mesh.identity.privateKey,
+    );
+    const attempt = async (auth: Record<string, unknown>) => {
+      const socket = net.connect({ host: target.host, port: target.port });
+      const conn = new FramedConnection(socket);
+      const hello = parseJsonPayload(await conn.nextFrame(2000)) as { nonce: string; shard_digest: string };
+      conn.sendJson(FrameType.Auth, {
+        v: 1,
+        client_id: mesh.identity.id,
+        model_id: 'arith',
+        shard_digest: hello.shard_digest,
+        ticket,
+        signature: signMessage(
+          handshakeMessage('client', hello.nonce, target.node_id, mesh.identity.id),
+          mesh.identity.privateKey,
+        ),
+        nonce: 'n',
+        ...auth,
+      });
+      const reply = await conn.nextFrame(2000);
+      conn.close();
+      return { type: reply.type, body: parseJsonPayload(reply) };
+    };
+    expect(await attempt({})).toMatchObject({ type: FrameType.Ready });
+    expect(await attempt({ v: 2 })).toMatchObject({
+      type: FrameType.Reject,
+      body: { code: 'version_mismatch' },
+    });
+    expect(await attempt({ model_id: 'other' })).toMatchObject({
+      type: FrameType.Reject,
+      body: { code: 'model_mismatch' },
+    });
+    expect(await attempt({ shard_digest: 'f'.repeat(64) })).toMatchObject({
+      type: FrameType.Reject,
+      body: { code: 'shard_mismatch' },
+    });
+    expect(await attempt({ signature: 'x' })).toMatchObject({
+      type: FrameType.Reject,
+      body: { code: 'unauthenticated' },
+    });
+    // And the client side refuses a node that serves another shard than the registry says.
+    await expect(
+      openConnection(
+        {
+          host: target.host,
+          port: target.port,
+          nodeId: target.node_id,
+          publicKey: target.public_key,
+          modelId: 'arith',
+          shardDigest: 'e'.repeat(64),
+        },
+        { id: mesh.identity.id, privateKey: mesh.identity.privateKey, ticket },
+      ),
+    ).rejects.toMatchObject({ code: 'shard_mismatch' });
   });
 });
