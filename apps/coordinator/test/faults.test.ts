@@ -58,6 +58,23 @@ describe('faults', () => {
     s.abandon();
   });
 
+  it('fails over within a few heartbeats when a node goes silent without closing its sockets', async () => {
+    fleet = await startTestFleet();
+    const hang = { on: false };
+    await fleet.addNode(arithRunner(0, 2, 4), 'a');
+    const b = await fleet.addNode(hangingRunner(arithRunner(2, 4, 4), hang), 'b');
+    const s = session(fleet, 'req-silent', { controlMs: 2000, stepMs: 30_000 });
+    await s.open(GREEDY);
+    // The machine "vanishes": no more heartbeats, its engine stops answering, its sockets stay open.
+    hang.on = true;
+    await b.agent.stop(false);
+    const started = Date.now();
+    const error = await s.forward(Int32Array.of(1, 2), 0).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'node_lost', nodeId: b.nodeId });
+    expect(Date.now() - started).toBeLessThan(10_000);
+    s.abandon();
+  });
+
   it('frees a session on every node when it is abandoned', async () => {
     fleet = await startTestFleet();
     await fleet.addNode(arithRunner(0, 2, 4), 'a');

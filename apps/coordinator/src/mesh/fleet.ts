@@ -282,13 +282,19 @@ export class Fleet {
     return age <= 12 * this.heartbeatMs ? 'stale' : 'down';
   }
 
-  /** Drops nodes (and waiting assignable nodes) that have not heartbeaten for `forgetAfterMs`. */
+  /**
+   * Runs every heartbeat interval. A node that missed its heartbeats gets its data link closed, so
+   * requests routed through a machine that vanished without closing its sockets (power loss, cable)
+   * fail over now rather than at the step timeout. Nodes silent for `forgetAfterMs` are dropped.
+   */
   sweep(): void {
     const cutoff = this.now() - (this.opts.forgetAfterMs ?? Math.max(600_000, 60 * this.heartbeatMs));
     for (const [id, node] of this.nodes) {
       if (node.last_heartbeat < cutoff) {
         node.link.close();
         this.nodes.delete(id);
+      } else if (this.health(node) !== 'healthy' && node.link.connected) {
+        node.link.close();
       }
     }
     for (const [id, pending] of this.pending) if (pending.last_heartbeat < cutoff) this.pending.delete(id);

@@ -75,6 +75,8 @@ export class FramedConnection {
   ) {
     this.decoder = new FrameDecoder(maxFrameBytes);
     socket.setNoDelay(true);
+    // Probes find a peer that vanished without closing (the heartbeat sweep usually acts first).
+    socket.setKeepAlive(true, 15_000);
     socket.on('data', (chunk: Buffer) => {
       let frames: Frame[];
       try {
