@@ -157,9 +157,9 @@ export function prepareShardWeights(
   if (!(layerStart >= 0 && layerEnd <= config.numLayers && layerStart < layerEnd)) {
     throw new Error(`invalid layer range [${layerStart}, ${layerEnd}) for ${config.numLayers} layers`);
   }
-  if (config.headDim % 16 !== 0) {
+  if (config.headDim % 2 !== 0 || config.numHeads % config.numKvHeads !== 0) {
     throw new Error(
-      `head dimension ${config.headDim} is not a multiple of 16 (GroupQueryAttention needs it)`,
+      `unsupported attention shape: head dimension ${config.headDim}, ${config.numHeads} heads, ${config.numKvHeads} KV heads`,
     );
   }
   const layers: LayerWeights[] = [];
