@@ -214,6 +214,33 @@ describe('Qwen2-style q/k/v biases and session limits', () => {
     await runner.close();
   });
 
+  it('handles small head dimensions and multi-query attention (head dim 8, one KV head)', async () => {
+    const narrow = randomModel(
+      {
+        ...smallConfig,
+        hiddenSize: 32,
+        numHeads: 4,
+        numKvHeads: 1,
+        headDim: 8,
+        intermediateSize: 64,
+        numLayers: 1,
+      },
+      5,
+    );
+    const out = join(dir, 'narrow');
+    await writeShards(narrow, source, { outDir: out, boundaries: [0, 1], accuracyLevel: 0 });
+    const runner = await loadShard(join(out, 'shard-0-of-1'), { engine: 'onnxruntime', threads: 1 });
+    const got = await runner.forward('n', { tokens: prompt }, { position: 0, length: prompt.length });
+    const expected = new ReferenceShard(prepareShardWeights(narrow, 0, 1)).forward(
+      { tokens: prompt },
+      0,
+      prompt.length,
+    );
+    await runner.close();
+    if (!('logits' in got) || !('logits' in expected)) throw new Error('expected logits');
+    expect(relativeError(got.logits, expected.logits)).toBeLessThan(1e-4);
+  });
+
   it('keeps at most maxSessions caches, dropping the least recently used', async () => {
     const runner = await loadShard(join(dir, 'shard-0-of-1'), {
       engine: 'onnxruntime',
