@@ -1,7 +1,8 @@
 // Gateway-added latency and throughput against a mock upstream on loopback, with keys, budgets,
 // metering, the ledger (SQLite) and metrics on: upstream, gateway and client are separate processes.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -27,10 +28,42 @@ function waitForLine(child: ChildProcess, pattern: RegExp): Promise<string> {
   });
 }
 
-async function gatewayRss(url: string): Promise<number> {
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() =>
+        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
+      );
+    });
+  });
+}
+
+async function waitForHealth(url: string, child: ChildProcess): Promise<void> {
+  for (let i = 0; i < 600; i++) {
+    if (child.exitCode !== null) throw new Error(`gateway exited with ${child.exitCode}`);
+    try {
+      if ((await fetch(`${url}/health`)).ok) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error('gateway did not become healthy within 60 s');
+}
+
+/** Resident set and V8 heap in use of the gateway process, in MB, from its own /metrics. */
+async function gatewayMemory(url: string): Promise<{ rss: number; heap: number }> {
   const text = await (await fetch(`${url}/metrics`)).text();
-  const match = /^gateway_process_resident_memory_bytes (\d+)/m.exec(text);
-  return match ? Number(match[1]) / 1024 / 1024 : Number.NaN;
+  const read = (name: string) => {
+    const match = new RegExp(`^${name} (\\d+)`, 'm').exec(text);
+    return match ? Number(match[1]) / 1024 / 1024 : Number.NaN;
+  };
+  return {
+    rss: read('gateway_process_resident_memory_bytes'),
+    heap: read('gateway_nodejs_heap_size_used_bytes'),
+  };
 }
 
 const fmt = (ms: number) => `${ms.toFixed(3)} ms`;
@@ -56,19 +89,22 @@ export async function benchGatewayOverhead(options: OverheadOptions): Promise<vo
       config,
       `providers:\n  - name: mock\n    api_base: ${upstreamUrl}\npricing:\n  - { model: mock:echo, input_per_million: 1, output_per_million: 2 }\n`,
     );
-    const gateway = spawn(process.execPath, [CLI, 'serve', '--config', config, '--port', '0'], {
+    // The gateway logs (one JSON line per call) go to a file, as they would to journald: a pipe
+    // drained by this busy load generator would back up into the gateway's memory.
+    const port = await freePort();
+    const logFd = openSync(join(dir, 'gateway.log'), 'w');
+    const gateway = spawn(process.execPath, [CLI, 'serve', '--config', config, '--port', String(port)], {
       env: {
         ...process.env,
         DATABASE_URL: `file:${join(dir, 'gateway.db')}`,
         GATEWAY_MASTER_KEY: MASTER,
         LOG_LEVEL: 'info',
       },
-      stdio: ['ignore', 'pipe', 'inherit'],
+      stdio: ['ignore', logFd, 'inherit'],
     });
     children.push(gateway);
-    const gatewayUrl = await waitForLine(gateway, /Server listening at (http:\/\/127\.0\.0\.1:\d+)/);
-    // Keep draining the gateway's logs (one line per call), as a log shipper would.
-    gateway.stdout?.resume();
+    const gatewayUrl = `http://127.0.0.1:${port}`;
+    await waitForHealth(gatewayUrl, gateway);
 
     const created = await fetch(`${gatewayUrl}/admin/keys`, {
       method: 'POST',
@@ -118,12 +154,12 @@ export async function benchGatewayOverhead(options: OverheadOptions): Promise<vo
       );
     }
 
-    const rssBefore = await gatewayRss(gatewayUrl);
+    const before = await gatewayMemory(gatewayUrl);
     const soak = await runLoad(options.soak, 64, viaGateway(false));
-    const rssAfter = await gatewayRss(gatewayUrl);
+    const after = await gatewayMemory(gatewayUrl);
     rows.push(
       `soak: ${options.soak} calls at c=64 in ${soak.seconds.toFixed(1)} s (${(soak.count / soak.seconds).toFixed(0)} req/s, ${soak.errors} errors); ` +
-        `gateway RSS ${rssBefore.toFixed(0)} MB before, ${rssAfter.toFixed(0)} MB after`,
+        `gateway RSS ${before.rss.toFixed(0)} MB before, ${after.rss.toFixed(0)} MB after (V8 heap in use ${before.heap.toFixed(0)} → ${after.heap.toFixed(0)} MB)`,
     );
     const usage = (await (
       await fetch(`${gatewayUrl}/admin/usage/summary?group_by=model`, {

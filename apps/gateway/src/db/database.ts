@@ -1,6 +1,6 @@
 // One small execution surface over both drivers so the store's money logic is written once.
 // Queries are drizzle `sql` templates: drizzle renders the dialect's placeholders and parameters.
-import { fillPlaceholders, type SQL } from 'drizzle-orm';
+import { fillPlaceholders, type SQL } from 'drizzle-orm/sql/sql';
 
 export type Dialect = 'sqlite' | 'postgres';
 

@@ -1,7 +1,3 @@
-import type { SQL } from 'drizzle-orm';
-import { drizzle } from 'drizzle-orm/node-postgres';
-import { migrate } from 'drizzle-orm/node-postgres/migrator';
-import { PgDialect } from 'drizzle-orm/pg-core';
 import pg from 'pg';
 import {
   type Database,
@@ -12,10 +8,10 @@ import {
   Statement,
   type Values,
 } from './database.js';
-import { migrationsFolder } from './migrations-folder.js';
+import { migratePostgres } from './migrate.js';
+import { renderSql, type SQL } from './sql.js';
 
-const dialect = new PgDialect();
-const render = (query: SQL) => dialect.sqlToQuery(query);
+const render = (query: SQL) => renderSql('postgres', query);
 
 type Queryable = Pick<pg.Pool | pg.PoolClient, 'query'>;
 
@@ -101,10 +97,7 @@ export async function openPostgres(url: string, options: PostgresOptions = {}): 
     await lockClient.query('SELECT pg_advisory_lock(hashtext($1))', [lockKey]);
     try {
       await lockClient.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
-      await migrate(drizzle({ client: pool }), {
-        migrationsFolder: migrationsFolder('postgres'),
-        migrationsSchema: schema,
-      });
+      await migratePostgres(lockClient, schema);
     } finally {
       await lockClient.query('SELECT pg_advisory_unlock(hashtext($1))', [lockKey]);
     }

@@ -1,10 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
-import type { SQL } from 'drizzle-orm';
-import { drizzle } from 'drizzle-orm/better-sqlite3';
-import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
-import { SQLiteSyncDialect } from 'drizzle-orm/sqlite-core';
 import {
   type Database,
   type Query,
@@ -13,7 +9,8 @@ import {
   type SqlExecutor,
   type Values,
 } from './database.js';
-import { migrationsFolder } from './migrations-folder.js';
+import { migrateSqlite } from './migrate.js';
+import { renderSql, type SQL } from './sql.js';
 
 /**
  * better-sqlite3 is synchronous, but store code awaits between statements. Without a lock another
@@ -45,13 +42,12 @@ class AsyncLock {
  * dozen statements on every call.
  */
 class StatementCache {
-  private readonly dialect = new SQLiteSyncDialect();
   private readonly statements = new Map<string, BetterSqlite3.Statement>();
 
   constructor(private readonly client: BetterSqlite3.Database) {}
 
   prepare(query: Query, values?: Values): { statement: BetterSqlite3.Statement; params: unknown[] } {
-    const { sql, params } = renderQuery('sqlite', query, values, (q: SQL) => this.dialect.sqlToQuery(q));
+    const { sql, params } = renderQuery('sqlite', query, values, (q: SQL) => renderSql('sqlite', q));
     let statement = this.statements.get(sql);
     if (!statement) {
       statement = this.client.prepare(sql);
@@ -86,6 +82,12 @@ class SqliteExecutor implements SqlExecutor {
   }
 }
 
+interface PendingTransaction {
+  fn: (tx: SqlExecutor) => Promise<unknown>;
+  resolve: (value: unknown) => void;
+  reject: (error: unknown) => void;
+}
+
 class SqliteDatabase implements Database {
   readonly dialect = 'sqlite' as const;
   private readonly lock = new AsyncLock();
@@ -94,6 +96,11 @@ class SqliteDatabase implements Database {
   private readonly begin: BetterSqlite3.Statement;
   private readonly commit: BetterSqlite3.Statement;
   private readonly rollback: BetterSqlite3.Statement;
+  private readonly savepoint: BetterSqlite3.Statement;
+  private readonly release: BetterSqlite3.Statement;
+  private readonly rollbackToSavepoint: BetterSqlite3.Statement;
+  private pending: PendingTransaction[] = [];
+  private flushScheduled = false;
 
   constructor(
     private readonly client: BetterSqlite3.Database,
@@ -105,6 +112,9 @@ class SqliteDatabase implements Database {
     this.begin = client.prepare('BEGIN IMMEDIATE');
     this.commit = client.prepare('COMMIT');
     this.rollback = client.prepare('ROLLBACK');
+    this.savepoint = client.prepare('SAVEPOINT grouped');
+    this.release = client.prepare('RELEASE grouped');
+    this.rollbackToSavepoint = client.prepare('ROLLBACK TO grouped');
   }
 
   all<T extends Row = Row>(query: Query, values?: Values): Promise<T[]> {
@@ -115,17 +125,51 @@ class SqliteDatabase implements Database {
     return this.lock.run(() => this.statements.run(query, values));
   }
 
+  /**
+   * Group commit: transactions that arrive while another batch holds the lock run together in one
+   * BEGIN … COMMIT, each inside its own SAVEPOINT (so one that throws is rolled back alone). They run
+   * one after the other, exactly as if serial, and each resolves only after the shared COMMIT: same
+   * isolation and durability, one commit (the costly part) for many concurrent calls.
+   */
   transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T> {
-    return this.lock.run(async () => {
-      this.begin.run();
-      try {
-        const result = await fn(this.inner);
-        this.commit.run();
-        return result;
-      } catch (error) {
-        if (this.client.inTransaction) this.rollback.run();
-        throw error;
+    return new Promise<T>((resolve, reject) => {
+      this.pending.push({ fn, resolve, reject } as PendingTransaction);
+      if (!this.flushScheduled) {
+        this.flushScheduled = true;
+        void this.lock.run(() => this.flush());
       }
+    });
+  }
+
+  private async flush(): Promise<void> {
+    this.flushScheduled = false;
+    const batch = this.pending.splice(0);
+    if (batch.length === 0) return;
+    const outcomes: ({ ok: true; value: unknown } | { ok: false; error: unknown })[] = [];
+    try {
+      this.begin.run();
+      for (const item of batch) {
+        this.savepoint.run();
+        try {
+          const value = await item.fn(this.inner);
+          this.release.run();
+          outcomes.push({ ok: true, value });
+        } catch (error) {
+          this.rollbackToSavepoint.run();
+          this.release.run();
+          outcomes.push({ ok: false, error });
+        }
+      }
+      this.commit.run();
+    } catch (error) {
+      if (this.client.inTransaction) this.rollback.run();
+      for (const item of batch) item.reject(error);
+      return;
+    }
+    batch.forEach((item, i) => {
+      const outcome = outcomes[i]!;
+      if (outcome.ok) item.resolve(outcome.value);
+      else item.reject(outcome.error);
     });
   }
 
@@ -146,6 +190,6 @@ export function openSqlite(path: string): Database {
   // 64 MiB of page cache (default 2 MiB) keeps the ledger's index pages hot at millions of rows.
   client.pragma('cache_size = -65536');
   client.pragma('foreign_keys = ON');
-  migrate(drizzle({ client }), { migrationsFolder: migrationsFolder('sqlite') });
+  migrateSqlite(client);
   return new SqliteDatabase(client, path);
 }

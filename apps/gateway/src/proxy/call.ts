@@ -241,7 +241,30 @@ export async function handleCall(
     stream,
   };
   const countedPrompt = approxPromptTokens(body);
-  const deadline = AbortSignal.timeout(settings.upstreamTimeoutMs);
+  // A plain timer cleared when the call ends (AbortSignal.timeout would keep one alive per call for
+  // the whole deadline, which adds up at thousands of calls per second).
+  const deadlineController = new AbortController();
+  const deadlineTimer = setTimeout(
+    () => deadlineController.abort(new DOMException('upstream deadline exceeded', 'TimeoutError')),
+    settings.upstreamTimeoutMs,
+  );
+  const deadline = deadlineController.signal;
+  try {
+    return await forwardAndSettle(ctx, reply, deadline, countedPrompt, estimate.completionTokens);
+  } finally {
+    clearTimeout(deadlineTimer);
+  }
+}
+
+async function forwardAndSettle(
+  ctx: CallContext,
+  reply: FastifyReply,
+  deadline: AbortSignal,
+  countedPrompt: number,
+  completionCap: number,
+): Promise<FastifyReply | undefined> {
+  const { app, request, body, endpoint, resolved, stream } = ctx;
+  const { settings, metrics } = app;
   // Non-streamed calls run to completion even if the client leaves, so they are metered exactly;
   // streams are cut when the client leaves, and what was produced is counted.
   const clientGone = new AbortController();
@@ -334,7 +357,7 @@ export async function handleCall(
       httpStatus: failure.error.statusCode,
       metered: {
         promptTokens: countedPrompt,
-        completionTokens: estimate.completionTokens,
+        completionTokens: completionCap,
         source: 'counted',
         nodeIds: null,
         receiptDigest: null,

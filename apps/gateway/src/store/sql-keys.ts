@@ -1,5 +1,5 @@
-import { type SQL, sql } from 'drizzle-orm';
 import { type Database, statement } from '../db/database.js';
+import { type SQL, sql } from '../db/sql.js';
 import { nextResetAt } from './budget-period.js';
 import { displayPrefix, generateKeySecret, hashKeySecret, newId } from './key-secrets.js';
 import { jsonOrNull, keyFromRow } from './rows.js';

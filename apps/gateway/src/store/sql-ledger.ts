@@ -1,5 +1,5 @@
-import { type SQL, sql } from 'drizzle-orm';
 import { type Database, num, statement } from '../db/database.js';
+import { type SQL, sql } from '../db/sql.js';
 import { nextResetAt } from './budget-period.js';
 import { jsonOrNull, keyFromRow, ownerFromRow, usageFromRow } from './rows.js';
 import type {

@@ -1,5 +1,5 @@
-import { sql } from 'drizzle-orm';
 import { type Database, statement } from '../db/database.js';
+import { sql } from '../db/sql.js';
 import { nextResetAt } from './budget-period.js';
 import { newId } from './key-secrets.js';
 import { jsonOrNull, ownerFromRow } from './rows.js';

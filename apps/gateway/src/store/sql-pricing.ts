@@ -1,5 +1,5 @@
-import { sql } from 'drizzle-orm';
 import type { Database } from '../db/database.js';
+import { sql } from '../db/sql.js';
 import type { Price } from '../money.js';
 import { priceFromRow } from './rows.js';
 import type { PricingStore } from './types.js';
