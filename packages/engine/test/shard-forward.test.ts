@@ -6,7 +6,7 @@ import { ReferenceShard } from '../src/reference/forward.js';
 import { loadShard } from '../src/runtime/load.js';
 import type { ShardRunner } from '../src/runtime/types.js';
 import { evenLayerSplit } from '../src/shard/split.js';
-import { prepareShardWeights } from '../src/shard/weights.js';
+import { prepareShardWeights, ropeInverseFrequencies } from '../src/shard/weights.js';
 import { writeShards } from '../src/shard/write.js';
 import { randomModel, smallConfig } from './helpers/random-model.js';
 
@@ -257,5 +257,28 @@ describe('Qwen2-style q/k/v biases and session limits', () => {
       runner.forward('second', { tokens: Int32Array.of(1) }, { position: prompt.length, length: 1 }),
     ).rejects.toThrow(/cached length 0/);
     await runner.close();
+  });
+});
+
+describe('RoPE frequencies', () => {
+  it('Llama 3.1 scaling from config.json parameters equals the per-frequency factors GGUF files carry', () => {
+    const base = { ...smallConfig, headDim: 64, ropeTheta: 500000 };
+    const scaled = ropeInverseFrequencies({
+      ...base,
+      ropeScaling: {
+        type: 'llama3',
+        factor: 8,
+        lowFreqFactor: 1,
+        highFreqFactor: 4,
+        originalMaxContext: 8192,
+      },
+    });
+    const plain = ropeInverseFrequencies(base);
+    const factors = Array.from(plain, (f, i) => f / (scaled[i] as number));
+    const fromFactors = ropeInverseFrequencies({ ...base, ropeFreqFactors: factors });
+    for (let i = 0; i < plain.length; i++) expect(fromFactors[i]).toBeCloseTo(scaled[i] as number, 12);
+    // High frequencies are untouched, the lowest are divided by the full factor.
+    expect(scaled[0]).toBe(plain[0]);
+    expect((plain[31] as number) / (scaled[31] as number)).toBeCloseTo(8, 9);
   });
 });

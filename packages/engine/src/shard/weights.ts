@@ -199,11 +199,22 @@ export function prepareShardWeights(
   return weights;
 }
 
-/** The rotary inverse frequencies (HF rotate-half convention), with Llama 3.1 scaling when configured. */
+/**
+ * The rotary inverse frequencies (HF rotate-half convention), with Llama 3.1 scaling when
+ * configured (per-frequency factors from a GGUF file, or the config.json parameters).
+ */
 export function ropeInverseFrequencies(config: LlamaConfig): Float64Array {
   const half = config.headDim / 2;
   const inv = new Float64Array(half);
   for (let i = 0; i < half; i++) inv[i] = config.ropeTheta ** (-(2 * i) / config.headDim);
+  const factors = config.ropeFreqFactors;
+  if (factors) {
+    // GGUF files carry Llama 3.1 scaling as per-frequency divisors (equivalent to ropeScaling).
+    if (factors.length !== half)
+      throw new Error(`expected ${half} RoPE frequency factors, got ${factors.length}`);
+    for (let i = 0; i < half; i++) inv[i] = (inv[i] as number) / (factors[i] as number);
+    return inv;
+  }
   const s = config.ropeScaling;
   if (s) {
     const lowWavelen = s.originalMaxContext / s.lowFreqFactor;
