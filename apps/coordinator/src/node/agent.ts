@@ -99,9 +99,11 @@ export class NodeAgent {
       report: this.report(),
       ...(this.opts.version ? { version: this.opts.version } : {}),
     });
-    if (res.status === 401 || res.status === 409 || res.status === 400) {
-      const err = (res.json.error as { message?: string } | undefined)?.message ?? `status ${res.status}`;
-      throw new JoinRejected(`coordinator refused the join: ${err}`);
+    const error = res.json.error as { message?: string; code?: string } | undefined;
+    // Refusals that retrying cannot fix end the node (bad token, key or id); anything else, such as
+    // a challenge issued by a coordinator that has since restarted, is retried.
+    if (res.status === 400 || res.status === 409 || (res.status === 401 && error?.code !== 'bad_nonce')) {
+      throw new JoinRejected(`coordinator refused the join: ${error?.message ?? `status ${res.status}`}`);
     }
     if (res.status !== 200) throw new Error(`join failed (${res.status})`);
     const coord = res.json.coordinator as { id: string; public_key: string };
