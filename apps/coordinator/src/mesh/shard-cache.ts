@@ -47,18 +47,34 @@ async function exportFingerprint(model: string): Promise<string> {
   return hash.digest('hex');
 }
 
+const inflight = new Map<string, Promise<string[]>>();
+
 /** The shard directories of `model` for the split, exporting them first when needed. */
-export async function ensureShardSet(model: string, opts: ShardSetOptions): Promise<string[]> {
+export function ensureShardSet(model: string, opts: ShardSetOptions): Promise<string[]> {
   const split = opts.boundaries ? `b${opts.boundaries.join('-')}` : String(opts.shards ?? 1);
   const dir = path.join(opts.cacheDir ?? defaultShardCache(), `${opts.modelId}-${split}`);
-  const count = opts.boundaries ? opts.boundaries.length - 1 : (opts.shards ?? 1);
-  const dirs = Array.from({ length: count }, (_, i) => path.join(dir, `shard-${i}-of-${count}`));
-  const fingerprint = await exportFingerprint(model);
+  // Nodes in one process asking for the same split share one export.
+  let pending = inflight.get(dir);
+  if (!pending) {
+    pending = exportOnce(model, opts, dir).finally(() => inflight.delete(dir));
+    inflight.set(dir, pending);
+  }
+  return pending;
+}
+
+async function isCurrent(dir: string, dirs: string[], fingerprint: string): Promise<boolean> {
   const recorded = await readFile(path.join(dir, 'export.json'), 'utf8')
     .then((t) => (JSON.parse(t) as { fingerprint?: string }).fingerprint)
     .catch(() => undefined);
-  const complete = (await Promise.all(dirs.map((d) => exists(path.join(d, 'manifest.json'))))).every(Boolean);
-  if (complete && recorded === fingerprint) return dirs;
+  if (recorded !== fingerprint) return false;
+  return (await Promise.all(dirs.map((d) => exists(path.join(d, 'manifest.json'))))).every(Boolean);
+}
+
+async function exportOnce(model: string, opts: ShardSetOptions, dir: string): Promise<string[]> {
+  const count = opts.boundaries ? opts.boundaries.length - 1 : (opts.shards ?? 1);
+  const dirs = Array.from({ length: count }, (_, i) => path.join(dir, `shard-${i}-of-${count}`));
+  const fingerprint = await exportFingerprint(model);
+  if (await isCurrent(dir, dirs, fingerprint)) return dirs;
   const e = await engine();
   const staging = `${dir}.tmp-${randomBytes(4).toString('hex')}`;
   await mkdir(staging, { recursive: true });
@@ -73,10 +89,16 @@ export async function ensureShardSet(model: string, opts: ShardSetOptions): Prom
       path.join(staging, 'export.json'),
       `${JSON.stringify({ fingerprint, model: path.basename(model) })}\n`,
     );
+    // Another process may have finished the same export meanwhile: keep theirs (it may be in use).
+    if (await isCurrent(dir, dirs, fingerprint)) {
+      await rm(staging, { recursive: true, force: true });
+      return dirs;
+    }
     await rm(dir, { recursive: true, force: true });
     await rename(staging, dir);
   } catch (error) {
     await rm(staging, { recursive: true, force: true });
+    if (await isCurrent(dir, dirs, fingerprint)) return dirs;
     throw error;
   }
   return dirs;
