@@ -56,7 +56,7 @@ export const coordinatorApp: FastifyPluginAsync<CoordinatorAppOptions> = async (
     ...(opts.maxPromptTokens ? { maxPromptTokens: opts.maxPromptTokens } : {}),
   });
   app.get('/health', { logLevel: 'warn' }, async () => {
-    const models = opts.mesh.fleet.servableModels();
+    const models = opts.mesh.servableModels();
     return {
       status: models.length ? 'ok' : 'degraded',
       models,

@@ -63,7 +63,7 @@ describe('automatic memory-weighted placement', () => {
       plan!.map((p) => [p.node_id, p.layer_start, p.layer_end]),
     );
     expect(fleet.pending.size).toBe(0);
-    for (let i = 0; i < 100 && !coordinator.mesh.tokenizers.has('tiny-assigned'); i++)
+    for (let i = 0; i < 100 && !coordinator.mesh.tokenizers.ready('tiny-assigned'); i++)
       await new Promise((r) => setTimeout(r, 20));
     const res = await coordinator.app.inject({
       method: 'POST',

@@ -126,7 +126,7 @@ describe('faults', () => {
     fleet = await startTestFleet();
     const { dirs } = await tinyShards(2, fleet.dir);
     for (const [i, dir] of dirs.entries()) await fleet.addNode(dir, `tiny-${i}`);
-    for (let i = 0; i < 100 && !fleet.coordinator.mesh.tokenizers.has(TINY_MODEL_ID); i++)
+    for (let i = 0; i < 100 && !fleet.coordinator.mesh.tokenizers.ready(TINY_MODEL_ID); i++)
       await new Promise((r) => setTimeout(r, 20));
     const res = await fetch(`${fleet.coordinator.url}/v1/chat/completions`, {
       method: 'POST',

@@ -14,7 +14,7 @@ beforeAll(async () => {
   const { dirs } = await tinyShards(2, fleet.dir);
   for (const [i, dir] of dirs.entries()) await fleet.addNode(dir, `tiny-${i}`);
   // The first node uploads the tokenizer right after joining.
-  for (let i = 0; i < 100 && !fleet.coordinator.mesh.tokenizers.has(TINY_MODEL_ID); i++)
+  for (let i = 0; i < 100 && !fleet.coordinator.mesh.tokenizers.ready(TINY_MODEL_ID); i++)
     await new Promise((r) => setTimeout(r, 20));
 });
 

@@ -93,6 +93,11 @@ export class MeshService {
     return this.opts.identity;
   }
 
+  /** Models with a complete healthy pipeline whose tokenizer is loaded. */
+  servableModels(): string[] {
+    return this.fleet.servableModels().filter((m) => this.tokenizers.ready(m));
+  }
+
   /** The model's tokenizer, or a MeshError when no node has provided it yet. */
   async tokenizer(modelId: string): Promise<Tokenizer> {
     const t = this.tokenizers.get(modelId);

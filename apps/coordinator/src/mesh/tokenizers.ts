@@ -21,12 +21,19 @@ const SAFE_NAME = /^[A-Za-z0-9._-]{1,128}$/;
 
 export class Tokenizers {
   private readonly byModel = new Map<string, Promise<Tokenizer>>();
+  private readonly loaded = new Set<string>();
   private readonly digests = new Map<string, string>();
 
   constructor(private readonly dataDir: string) {}
 
+  /** A tokenizer is loaded or loading for the model (no need to ask a node for it). */
   has(modelId: string): boolean {
     return this.byModel.has(modelId);
+  }
+
+  /** The model's tokenizer is loaded: requests for it can be served. */
+  ready(modelId: string): boolean {
+    return this.loaded.has(modelId);
   }
 
   get(modelId: string): Promise<Tokenizer> | undefined {
@@ -85,6 +92,12 @@ export class Tokenizers {
 
   private track(modelId: string, loading: Promise<Tokenizer>): void {
     this.byModel.set(modelId, loading);
+    loading.then(
+      () => {
+        if (this.byModel.get(modelId) === loading) this.loaded.add(modelId);
+      },
+      () => {},
+    );
     loading.catch(() => {
       if (this.byModel.get(modelId) === loading) this.byModel.delete(modelId);
     });

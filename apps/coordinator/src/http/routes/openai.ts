@@ -65,7 +65,7 @@ export const openAIRoutes = fp(
 
     app.get('/v1/models', async () => ({
       object: 'list',
-      data: mesh.fleet.servableModels().map((id) => ({
+      data: mesh.servableModels().map((id) => ({
         id,
         object: 'model',
         created: 0,
@@ -85,7 +85,7 @@ export const openAIRoutes = fp(
       };
       const unsupported = unsupportedFeature(parsed.data as Record<string, unknown>);
       if (unsupported) throw invalidRequest(unsupported.message, unsupported.param, 'unsupported_parameter');
-      if (!mesh.fleet.servableModels().includes(body.model)) {
+      if (!mesh.servableModels().includes(body.model)) {
         if (mesh.fleet.knowsModel(body.model)) {
           throw new ApiError(
             503,
