@@ -1,6 +1,6 @@
 /**
  * The generation loop the coordinator runs for every request: prefill the prompt through the
- * pipeline in chunks, sample each next token from the last stage's logits, detokenize
+ * pipeline in chunks, take each next token the last stage samples, detokenize
  * incrementally (holding back partial UTF-8 and possible stop-sequence prefixes), and on a lost
  * node replay the whole prefix through a replacement route (Petals-style recovery).
  */

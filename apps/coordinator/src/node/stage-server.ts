@@ -1,7 +1,8 @@
 /**
  * The node's data plane: accepts authenticated connections, keeps one engine session (KV state)
  * per mesh session, runs forwards in arrival order (so steps of different sessions interleave
- * across the pipeline), passes hidden states downstream and returns logits to the coordinator.
+ * across the pipeline), passes hidden states downstream and, on the last stage, samples
+ * and returns the token to the coordinator.
  * It hashes what it receives and sends incrementally for its signed stage statement.
  */
 import { createHash, type Hash } from 'node:crypto';

@@ -2,7 +2,7 @@
  * The mesh data-plane wire format: the single implementation of PROTOCOL.md.
  *
  * Every frame is a fixed 36-byte little-endian header (u32 length prefix + 32 bytes) followed by a payload. Tensors travel as raw
- * little-endian arrays (i32 token ids, f32 hidden states or logits); only the handshake and control
+ * little-endian arrays (i32 token ids, f32 hidden states); only the handshake and control
  * messages (open/close/error/stage) carry small JSON payloads.
  */
 
