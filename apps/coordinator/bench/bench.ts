@@ -14,7 +14,12 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { DEFAULT_MODEL_ID, ensureShards, resolveDefaultModel } from '../dist/cli/local-command.js';
+import {
+  balancedShards,
+  DEFAULT_MODEL_ID,
+  ensureShards,
+  resolveDefaultModel,
+} from '../dist/cli/local-command.js';
 import { PipelineSession } from '../dist/mesh/pipeline-session.js';
 import type { StageRunner } from '../dist/mesh/types.js';
 import { runNode } from '../dist/node/run-node.js';
@@ -304,7 +309,8 @@ async function main() {
     for (const row of await schedulingCheck(path.join(dir, 'sched'))) line(row);
 
     const gguf = await resolveDefaultModel();
-    const [shards1, shards2] = [await ensureShards(gguf, 1), await ensureShards(gguf, 2)];
+    // The two-node split `cascadia local` uses: compute-balanced (layers 0-19 | 19-30 + LM head).
+    const [shards1, shards2] = [await ensureShards(gguf, 1), await balancedShards(gguf, 2)];
     const single = await mesh(shards1, path.join(dir, 'single'));
     const pipeline = await mesh(shards2, path.join(dir, 'pipeline'));
     for (const url of [single, pipeline]) await stream(url, 'Hello'); // warm up

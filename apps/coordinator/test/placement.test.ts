@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { boundariesOf, findRoute, planLayerSplit } from '../src/mesh/placement.js';
+import { boundariesOf, findRoute, lmHeadLayerEquivalents, planLayerSplit } from '../src/mesh/placement.js';
 
 describe('planLayerSplit', () => {
   it('splits layers in proportion to memory, contiguously, at least one layer each', () => {
@@ -27,6 +27,24 @@ describe('planLayerSplit', () => {
         { node_id: 'c', memory_bytes: 1 },
       ]),
     ).toThrow();
+  });
+});
+
+describe('balancing the LM head', () => {
+  it('gives the last stage fewer layers by the head cost in layer equivalents', () => {
+    const smollm2 = { hiddenSize: 576, intermediateSize: 1536, numKvHeads: 3, headDim: 64, vocabSize: 49152 };
+    const head = lmHeadLayerEquivalents(smollm2);
+    expect(head).toBeGreaterThan(7.9);
+    expect(head).toBeLessThan(8.1);
+    const equal = [
+      { node_id: 'a', memory_bytes: 1 },
+      { node_id: 'b', memory_bytes: 1 },
+    ];
+    expect(boundariesOf(planLayerSplit(30, equal, { lastStageExtra: head }))).toEqual([0, 19, 30]);
+    expect(boundariesOf(planLayerSplit(30, equal))).toEqual([0, 15, 30]);
+    // Never below one layer, and a single node takes everything.
+    expect(boundariesOf(planLayerSplit(4, equal, { lastStageExtra: 100 }))).toEqual([0, 3, 4]);
+    expect(boundariesOf(planLayerSplit(30, [equal[0]!], { lastStageExtra: head }))).toEqual([0, 30]);
   });
 });
 

@@ -11,6 +11,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { engine } from '../mesh/engine-binding.js';
+import { boundariesOf, lmHeadLayerEquivalents, planLayerSplit } from '../mesh/placement.js';
 import { ensureShardSet } from '../mesh/shard-cache.js';
 
 export const DEFAULT_MODEL_ID = 'smollm2-135m-instruct';
@@ -18,6 +19,21 @@ export const DEFAULT_MODEL_ID = 'smollm2-135m-instruct';
 /** Exports `model` into `n` even shards under the cache once; later calls reuse them. */
 export function ensureShards(model: string, n: number, modelId = DEFAULT_MODEL_ID): Promise<string[]> {
   return ensureShardSet(model, { shards: n, modelId });
+}
+
+/**
+ * `n` shards of `model` for equal nodes, compute-balanced: the last stage gets fewer layers for the
+ * LM head it also runs (SmolLM2 over two nodes: layers 0-19 and 19-30).
+ */
+export async function balancedShards(
+  model: string,
+  n: number,
+  modelId = DEFAULT_MODEL_ID,
+): Promise<string[]> {
+  const { config } = await (await engine()).openModel(model);
+  const equal = Array.from({ length: n }, (_, i) => ({ node_id: String(i), memory_bytes: 1 }));
+  const split = planLayerSplit(config.numLayers, equal, { lastStageExtra: lmHeadLayerEquivalents(config) });
+  return ensureShardSet(model, { boundaries: boundariesOf(split), modelId });
 }
 
 /** The default model's GGUF: $SMOLLM2_GGUF, else the engine's pull (cached after the first time). */
@@ -67,7 +83,7 @@ export async function localCommand(argv: string[]): Promise<void> {
   const log = (msg: string) => process.stderr.write(`[cascadia local] ${msg}\n`);
   const gguf = await resolveDefaultModel();
   log(`model ${path.basename(gguf)}; exporting ${n} shard(s) into the cache if needed`);
-  const shardDirs = await ensureShards(gguf, n);
+  const shardDirs = await balancedShards(gguf, n);
 
   const cli = fileURLToPath(new URL('../cli.js', import.meta.url));
   const joinToken = process.env.CASCADIA_JOIN_TOKEN ?? randomBytes(24).toString('base64url');

@@ -38,7 +38,8 @@ export interface JoinRequest extends JoinProof {
 
 /** A node that has the whole model and waits for the coordinator to assign it a layer range. */
 export interface AssignableJoinRequest extends JoinProof {
-  assignable: { model_id: string; num_layers: number };
+  /** `last_stage_extra`: the LM head's cost in layer equivalents, balanced out of the last stage */
+  assignable: { model_id: string; num_layers: number; last_stage_extra?: number };
 }
 
 export interface Assignment {
@@ -57,6 +58,7 @@ export interface PendingNode {
   lease: string;
   model_id: string;
   num_layers: number;
+  last_stage_extra: number;
   report: NodeReport;
   joined_at: number;
   last_heartbeat: number;
@@ -200,6 +202,7 @@ export class Fleet {
       lease: randomBytes(24).toString('base64url'),
       model_id,
       num_layers,
+      last_stage_extra: req.assignable.last_stage_extra ?? 0,
       report: req.report,
       joined_at: this.pending.get(req.node_id)?.joined_at ?? now,
       last_heartbeat: now,
@@ -235,6 +238,7 @@ export class Fleet {
     const plan = planLayerSplit(
       numLayers,
       waiting.map((p) => ({ node_id: p.node_id, memory_bytes: p.report.memory.free_bytes })),
+      { lastStageExtra: Math.max(...waiting.map((p) => p.last_stage_extra)) },
     );
     const boundaries = boundariesOf(plan);
     plan.forEach((a, index) => {

@@ -19,16 +19,31 @@ export interface LayerAssignment {
   layer_end: number;
 }
 
-/** Memory-weighted contiguous split of `numLayers` layers over `nodes`, in the given order. */
-export function planLayerSplit(numLayers: number, nodes: PlacementNode[]): LayerAssignment[] {
+/**
+ * Memory-weighted contiguous split of `numLayers` layers over `nodes`, in the given order.
+ * `lastStageExtra` is work only the last stage does (the LM head), in layer equivalents: the last
+ * node then gets that many fewer layers than its share, so stages stay balanced and a pipeline of
+ * concurrent sessions is not held back by its last stage.
+ */
+export function planLayerSplit(
+  numLayers: number,
+  nodes: PlacementNode[],
+  opts: { lastStageExtra?: number } = {},
+): LayerAssignment[] {
   if (!Number.isInteger(numLayers) || numLayers < 1) throw new Error('numLayers must be a positive integer');
   if (nodes.length === 0) return [];
   if (nodes.length > numLayers)
     throw new Error(`cannot split ${numLayers} layers over ${nodes.length} nodes`);
   const weights = nodes.map((n) => Math.max(n.memory_bytes, 1));
   const total = weights.reduce((a, b) => a + b, 0);
+  const extra = nodes.length > 1 ? Math.max(0, opts.lastStageExtra ?? 0) : 0;
+  const exact = weights.map((w) => (w / total) * (numLayers + extra));
+  const last = exact.length - 1;
+  exact[last] = Math.max(1, exact[last]! - extra);
+  // Rescale the others so the real-valued counts add up to numLayers again.
+  const others = exact.slice(0, last).reduce((a, b) => a + b, 0);
+  for (let i = 0; i < last; i++) exact[i] = (exact[i]! / others) * (numLayers - exact[last]!);
   // Largest-remainder rounding keeps the sum exact; then every node gets at least one layer.
-  const exact = weights.map((w) => (w / total) * numLayers);
   const counts = exact.map((x) => Math.max(1, Math.floor(x)));
   let assigned = counts.reduce((a, b) => a + b, 0);
   const byRemainder = exact.map((x, i) => ({ i, r: x - Math.floor(x) })).sort((a, b) => b.r - a.r);
@@ -50,6 +65,22 @@ export function planLayerSplit(numLayers: number, nodes: PlacementNode[]): Layer
     start = end;
   });
   return plan;
+}
+
+/** Multiply-accumulates per token of one decoder layer and of the LM head, from a Llama config. */
+export interface LayerCostConfig {
+  hiddenSize: number;
+  intermediateSize: number;
+  numKvHeads: number;
+  headDim: number;
+  vocabSize: number;
+}
+
+/** The LM head's cost in decoder-layer equivalents (about 8 for SmolLM2-135M). */
+export function lmHeadLayerEquivalents(c: LayerCostConfig): number {
+  const attention = c.hiddenSize * (2 * c.hiddenSize + 2 * c.numKvHeads * c.headDim);
+  const mlp = 3 * c.hiddenSize * c.intermediateSize;
+  return (c.vocabSize * c.hiddenSize) / (attention + mlp);
 }
 
 /** Layer boundaries (`[0, …, numLayers]`) of a plan, as the engine's exportShards takes them. */

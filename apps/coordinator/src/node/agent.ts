@@ -20,7 +20,7 @@ export interface AgentOptions {
   /** the shard served; null for an assignable node still waiting for its layer range */
   shard: ShardInfo | null;
   /** for an assignable node: the model it holds whole */
-  assignable?: { model_id: string; num_layers: number };
+  assignable?: { model_id: string; num_layers: number; last_stage_extra?: number };
   shardDir?: string;
   /** address other machines reach this node's data port at (nodes with a shard) */
   advertise?: { host: string; port: number };

@@ -8,6 +8,7 @@ import { signStage } from '@cascadia/receipts';
 import { loadOrCreateKeyFile } from '@cascadia/receipts/node';
 import { nodeIdOf } from '../auth/identity.js';
 import { engine, type Sampler, type SamplingParams } from '../mesh/engine-binding.js';
+import { lmHeadLayerEquivalents } from '../mesh/placement.js';
 import { ensureShardSet } from '../mesh/shard-cache.js';
 import { type StageRunner, shardInfoOf } from '../mesh/types.js';
 import { NodeAgent } from './agent.js';
@@ -131,7 +132,11 @@ async function assignedShard(
     publicKey: keys.publicKey,
     privateKey: keys.privateKey,
     shard: null,
-    assignable: { model_id: modelId, num_layers: source.config.numLayers },
+    assignable: {
+      model_id: modelId,
+      num_layers: source.config.numLayers,
+      last_stage_extra: lmHeadLayerEquivalents(source.config),
+    },
     device: opts.device ?? 'auto',
     engine: opts.engine ?? 'auto',
     activeSessions: () => 0,

@@ -51,6 +51,7 @@ const AssignableJoin = Join.omit({ data: true, shard: true }).extend({
   assignable: z.object({
     model_id: z.string().min(1).max(200),
     num_layers: z.number().int().positive().max(10_000),
+    last_stage_extra: z.number().nonnegative().max(10_000).optional(),
   }),
 });
 
