@@ -93,15 +93,20 @@ export async function benchGatewayOverhead(options: OverheadOptions): Promise<vo
     // drained by this busy load generator would back up into the gateway's memory.
     const port = await freePort();
     const logFd = openSync(join(dir, 'gateway.log'), 'w');
-    const gateway = spawn(process.execPath, [CLI, 'serve', '--config', config, '--port', String(port)], {
-      env: {
-        ...process.env,
-        DATABASE_URL: `file:${join(dir, 'gateway.db')}`,
-        GATEWAY_MASTER_KEY: MASTER,
-        LOG_LEVEL: 'info',
+    const nodeFlags = (process.env.BENCH_GATEWAY_NODE_FLAGS ?? '').split(' ').filter(Boolean);
+    const gateway = spawn(
+      process.execPath,
+      [...nodeFlags, CLI, 'serve', '--config', config, '--port', String(port)],
+      {
+        env: {
+          ...process.env,
+          DATABASE_URL: `file:${join(dir, 'gateway.db')}`,
+          GATEWAY_MASTER_KEY: MASTER,
+          LOG_LEVEL: 'info',
+        },
+        stdio: ['ignore', logFd, 'inherit'],
       },
-      stdio: ['ignore', logFd, 'inherit'],
-    });
+    );
     children.push(gateway);
     const gatewayUrl = `http://127.0.0.1:${port}`;
     await waitForHealth(gatewayUrl, gateway);

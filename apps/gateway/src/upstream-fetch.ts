@@ -36,26 +36,37 @@ export function createUpstreamFetch(options: { maxSockets?: number } = {}): Fetc
         return;
       }
       const module = url.protocol === 'https:' ? https : http;
-      const request = module.request(
-        url,
-        { method: init.method ?? 'GET', headers, agent: agents[url.protocol], signal },
-        (response) => {
-          const responseHeaders = new Headers();
-          const raw = response.rawHeaders;
-          for (let i = 0; i + 1 < raw.length; i += 2) responseHeaders.append(raw[i]!, raw[i + 1]!);
-          const status = response.statusCode ?? 502;
-          const empty = status === 204 || status === 304 || init.method === 'HEAD';
-          if (empty) response.resume();
-          resolve(
-            new Response(empty ? null : (Readable.toWeb(response) as ReadableStream<Uint8Array>), {
-              status,
-              statusText: response.statusMessage,
-              headers: responseHeaders,
-            }),
-          );
-        },
-      );
-      request.on('error', (error) => reject(signal?.aborted ? signal.reason : error));
-      request.end(body ?? undefined);
+      const agent = url.protocol === 'https:' ? agents['https:'] : agents['http:'];
+      const send = (retried: boolean) => {
+        const request = module.request(
+          url,
+          { method: init.method ?? 'GET', headers, agent, signal },
+          (response) => {
+            const responseHeaders = new Headers();
+            const raw = response.rawHeaders;
+            for (let i = 0; i + 1 < raw.length; i += 2) responseHeaders.append(raw[i]!, raw[i + 1]!);
+            const status = response.statusCode ?? 502;
+            const empty = status === 204 || status === 304 || init.method === 'HEAD';
+            if (empty) response.resume();
+            resolve(
+              new Response(empty ? null : (Readable.toWeb(response) as ReadableStream<Uint8Array>), {
+                status,
+                statusText: response.statusMessage,
+                headers: responseHeaders,
+              }),
+            );
+          },
+        );
+        request.on('error', (error: NodeJS.ErrnoException) => {
+          if (signal?.aborted) return reject(signal.reason);
+          // A kept-alive socket the upstream closed just as it was reused fails before any byte of a
+          // response; the request never reached the upstream's handler, so it is sent once more on a
+          // fresh connection (the race Node's docs describe for `reusedSocket`).
+          if (!retried && request.reusedSocket && error.code === 'ECONNRESET') return send(true);
+          reject(error);
+        });
+        request.end(body ?? undefined);
+      };
+      send(false);
     });
 }
