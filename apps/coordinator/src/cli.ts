@@ -12,7 +12,7 @@ const USAGE = `usage:
   cascadia node --coordinator http://127.0.0.1:9090 --shard <shard dir> [--port 9100] [--host 127.0.0.1]
                 [--advertise HOST] [--key-file PATH] [--engine auto|onnxruntime|openvino] [--threads N]
                 env CASCADIA_JOIN_TOKEN
-  cascadia node --coordinator URL --model <gguf|hf dir> [--model-id ID] ...
+  cascadia node --coordinator URL --model <gguf|hf dir> [--model-id ID] [--shard-cache DIR] ...
                 joins as assignable: the coordinator assigns a memory-weighted layer range
                 (once --expect-nodes such nodes joined), the node exports and serves it
   cascadia local [--nodes 2] [--port 9090]
