@@ -9,6 +9,7 @@ import { MeshError } from './errors.js';
 import type { Fleet, FleetNode } from './fleet.js';
 import type { CoordinatorIdentity } from './node-link.js';
 import { DEFAULT_TIMEOUTS, PipelineSession, type PipelineTimeouts } from './pipeline-session.js';
+import { findStageProblem } from './stage-check.js';
 import type { SignedStage } from './types.js';
 
 /** Prompt tokens per Forward frame: bounds frame size and lets other sessions' steps interleave. */
@@ -104,6 +105,19 @@ export class Generator {
         }
         stream.flush(generated);
         const stages = await session.close();
+        const problem = findStageProblem(
+          req.requestId,
+          stages,
+          route.map((n) => ({
+            node_id: n.node_id,
+            public_key: n.public_key,
+            model_id: n.shard.model_id,
+            shard_digest: n.shard.digest,
+            layer_start: n.shard.layer_start,
+            layer_end: n.shard.layer_end,
+          })),
+        );
+        if (problem) throw new MeshError('bad_stage', `refusing to sign a receipt: ${problem}`);
         return {
           text: stream.text,
           completionTokens: generated.length,
