@@ -28,7 +28,7 @@ describe.each(DIALECTS)('admin and key-holder APIs on %s', (dialect) => {
     const admin = (method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', url: string, payload?: object) =>
       app.inject({ method, url, headers: adminHeaders, ...(payload ? { payload } : {}) });
 
-    it('refuses the admin API without the master key, in constant-time comparison', async () => {
+    it('refuses the admin API without the right master key', async () => {
       expect((await app.inject({ method: 'GET', url: '/admin/keys' })).statusCode).toBe(401);
       const wrong = await app.inject({ method: 'GET', url: '/admin/keys', headers: bearer('nope') });
       expect(wrong.statusCode).toBe(401);

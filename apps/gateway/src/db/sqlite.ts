@@ -187,8 +187,10 @@ export function openSqlite(path: string): Database {
   // can drop the last commits. See the runbook for FULL.
   client.pragma(`synchronous = ${process.env.GATEWAY_SQLITE_SYNCHRONOUS === 'FULL' ? 'FULL' : 'NORMAL'}`);
   client.pragma('busy_timeout = 5000');
-  // 64 MiB of page cache (default 2 MiB) keeps the ledger's index pages hot at millions of rows.
-  client.pragma('cache_size = -65536');
+  // 64 MiB of page cache by default (SQLite's is 2 MiB) keeps the ledger's index pages hot at
+  // millions of rows; it is most of the process's memory beyond the V8 heap.
+  const cacheMb = Number(process.env.GATEWAY_SQLITE_CACHE_MB ?? 64);
+  client.pragma(`cache_size = -${Math.max(1, Math.round((Number.isFinite(cacheMb) ? cacheMb : 64) * 1024))}`);
   client.pragma('foreign_keys = ON');
   migrateSqlite(client);
   return new SqliteDatabase(client, path);
