@@ -11,6 +11,7 @@ import {
 } from './database.js';
 import { migrateSqlite } from './migrate.js';
 import { renderSql, type SQL } from './sql.js';
+import { startWalCheckpointer, type WalCheckpointer } from './wal-checkpointer.js';
 
 /**
  * better-sqlite3 is synchronous, but store code awaits between statements. Without a lock another
@@ -105,6 +106,7 @@ class SqliteDatabase implements Database {
   constructor(
     private readonly client: BetterSqlite3.Database,
     readonly location: string,
+    private readonly checkpointer: WalCheckpointer | null = null,
   ) {
     this.statements = new StatementCache(client);
     this.inner = new SqliteExecutor(this.statements);
@@ -174,6 +176,8 @@ class SqliteDatabase implements Database {
   }
 
   async close(): Promise<void> {
+    // The worker's connection goes first, so this one is the last: closing it checkpoints the WAL.
+    await this.checkpointer?.stop();
     await this.lock.run(() => this.client.close());
   }
 }
@@ -183,9 +187,11 @@ export function openSqlite(path: string): Database {
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
   const client = new BetterSqlite3(path);
   client.pragma('journal_mode = WAL');
-  // In WAL mode NORMAL loses nothing on a process crash (kill -9); only an OS crash or power loss
+  // In WAL mode NORMAL loses nothing on a process crash (kill -9): a commit is written to the WAL
+  // file before it returns, only its fsync waits for the next checkpoint; an OS crash or power loss
   // can drop the last commits. See the runbook for FULL.
-  client.pragma(`synchronous = ${process.env.GATEWAY_SQLITE_SYNCHRONOUS === 'FULL' ? 'FULL' : 'NORMAL'}`);
+  const synchronous = process.env.GATEWAY_SQLITE_SYNCHRONOUS === 'FULL' ? 'FULL' : 'NORMAL';
+  client.pragma(`synchronous = ${synchronous}`);
   client.pragma('busy_timeout = 5000');
   // 64 MiB of page cache by default (SQLite's is 2 MiB) keeps the ledger's index pages hot at
   // millions of rows; it is most of the process's memory beyond the V8 heap.
@@ -193,5 +199,18 @@ export function openSqlite(path: string): Database {
   client.pragma(`cache_size = -${Math.max(1, Math.round((Number.isFinite(cacheMb) ? cacheMb : 64) * 1024))}`);
   client.pragma('foreign_keys = ON');
   migrateSqlite(client);
-  return new SqliteDatabase(client, path);
+  if (path === ':memory:') return new SqliteDatabase(client, path);
+  // Checkpoints run on a worker (wal-checkpointer.ts). This connection keeps a far backstop (about
+  // 40 MB of WAL) in case the worker falls behind, and takes over fully if the worker dies; the
+  // WAL file is truncated back to 64 MiB after it has been reset.
+  client.pragma('wal_autocheckpoint = 10000');
+  client.pragma(`journal_size_limit = ${64 * 1024 * 1024}`);
+  const checkpointer = startWalCheckpointer(path, {
+    synchronous,
+    onFailure: (error) => {
+      process.emitWarning(`SQLite checkpoints fall back to the committing connection: ${String(error)}`);
+      if (client.open) client.pragma('wal_autocheckpoint = 1000');
+    },
+  });
+  return new SqliteDatabase(client, path, checkpointer);
 }
