@@ -1,3 +1,4 @@
+import { canonicalize, sha256Hex } from '@cascadia/receipts';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { closeGracefully } from '../src/app.js';
@@ -71,7 +72,8 @@ describe('data plane against a real upstream on loopback', () => {
       provider: 'mock',
       upstreamModel: 'echo',
     });
-    expect(data[0]?.receiptDigest).toMatch(/^[0-9a-f]{64}$/);
+    // receipt_digest is defined as sha256Hex(canonicalize(receipt)) of the receipts package.
+    expect(data[0]?.receiptDigest).toBe(sha256Hex(canonicalize(body.cascadia.receipt)));
     const key = await store.getKey(keyId);
     expect(key?.budget).toMatchObject({ spentNusd: 11_000, reservedNusd: 0 });
   });

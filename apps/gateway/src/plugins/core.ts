@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomFillSync } from 'node:crypto';
 import type { ProviderRegistry } from '@cascadia/providers';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
@@ -22,7 +22,23 @@ export interface CoreOptions {
  * pages, which keeps inserts fast at tens of millions of rows.
  */
 export function newRequestId(now = Date.now()): string {
-  return `req_${now.toString(36).padStart(9, '0')}${randomBytes(8).toString('base64url')}`;
+  return `req_${now.toString(36).padStart(9, '0')}${randomSuffix()}`;
+}
+
+/**
+ * 64 random bits, base64url. Taken from a pool refilled 512 ids at a time: one CSPRNG call per id
+ * cost about 12 us, a slice of the pool well under one.
+ */
+const RANDOM_POOL = Buffer.alloc(8 * 512);
+let randomOffset = RANDOM_POOL.length;
+function randomSuffix(): string {
+  if (randomOffset === RANDOM_POOL.length) {
+    randomFillSync(RANDOM_POOL);
+    randomOffset = 0;
+  }
+  const suffix = RANDOM_POOL.toString('base64url', randomOffset, randomOffset + 8);
+  randomOffset += 8;
+  return suffix;
 }
 
 /**
