@@ -29,6 +29,8 @@ interface Figures {
   peakRssMb: number;
   /** RSS of the process before the engine loaded anything (Node, the loader, native addons). */
   baseRssMb: number;
+  /** RSS right after loading (sessions created, before any run). */
+  loadedRssMb: number;
   tokens: number[];
 }
 
@@ -51,6 +53,7 @@ async function runOurs(name: string, dir: string, threads: number): Promise<Figu
   await import('onnxruntime-node');
   const baseRssMb = currentRssMb();
   const pipeline: ShardPipeline = await loadPipeline(dir, { engine: 'onnxruntime', threads });
+  const loadedRssMb = currentRssMb();
   // Warm-up (first-run allocations) on its own session.
   await pipeline.forward('warm', Int32Array.from(promptTokens(8)), 0);
   pipeline.dropSession('warm');
@@ -89,6 +92,7 @@ async function runOurs(name: string, dir: string, threads: number): Promise<Figu
     decodeTokPerS1024,
     peakRssMb: peakRssMb(),
     baseRssMb,
+    loadedRssMb,
     tokens: tokens.slice(0, 16),
   };
 }
@@ -98,6 +102,7 @@ async function runLlamaCpp(gguf: string, threads: number): Promise<Figures> {
   const llama = await getLlama({ gpu: false, build: 'never' });
   const baseRssMb = currentRssMb();
   const model = await llama.loadModel({ modelPath: gguf });
+  const loadedRssMb = currentRssMb();
   const context = await model.createContext({ contextSize: 2048, threads, batchSize: 1024 });
   const greedy = async (seqTokens: number[], count: number) => {
     const sequence = context.getSequence();
@@ -130,6 +135,7 @@ async function runLlamaCpp(gguf: string, threads: number): Promise<Figures> {
     decodeTokPerS1024,
     peakRssMb: peakRssMb(),
     baseRssMb,
+    loadedRssMb,
     tokens: a.out.slice(0, 16),
   };
 }
@@ -244,6 +250,8 @@ async function main(): Promise<void> {
     'decode tok/s @1024',
     'peak RSS MB',
     'RSS before load MB',
+    'load adds MB',
+    'peak - before MB',
   ];
   const rows = results.map((r) => [
     r.name,
@@ -253,6 +261,8 @@ async function main(): Promise<void> {
     r.decodeTokPerS1024.toFixed(1),
     r.peakRssMb.toFixed(0),
     r.baseRssMb.toFixed(0),
+    (r.loadedRssMb - r.baseRssMb).toFixed(0),
+    (r.peakRssMb - r.baseRssMb).toFixed(0),
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] as string).length)));
   for (const row of [header, ...rows])
@@ -264,9 +274,20 @@ async function main(): Promise<void> {
     const ctx = ((r.decodeTokPerS1024 / r.decodeTokPerS64) * 100).toFixed(0);
     console.log(`${r.name}: decode ${ratio}x llama.cpp; decode @1024 is ${ctx}% of @64`);
   }
+  const files = new Map([
+    ['ours, whole model', shardBytes(join(work, 'shards-1'), 1) / 2 ** 20],
+    ['ours, 2 shards chained', shardBytes(join(work, 'shards-2'), 2) / 2 ** 20],
+  ]);
   console.log(
-    `shard files: whole ${(shardBytes(join(work, 'shards-1'), 1) / 2 ** 20).toFixed(0)} MB, 2 shards ${(shardBytes(join(work, 'shards-2'), 2) / 2 ** 20).toFixed(0)} MB total`,
+    `shard files: whole ${(files.get('ours, whole model') as number).toFixed(0)} MB, 2 shards ${(files.get('ours, 2 shards chained') as number).toFixed(0)} MB total`,
   );
+  for (const r of results) {
+    const size = files.get(r.name);
+    if (!size) continue;
+    console.log(
+      `${r.name}: load adds ${((r.loadedRssMb - r.baseRssMb) / size).toFixed(2)}x the shard files; peak minus before-load ${((r.peakRssMb - r.baseRssMb) / size).toFixed(2)}x; peak ${(r.peakRssMb / size).toFixed(2)}x`,
+    );
+  }
   const same = llama && results.every((r) => r.tokens.join(',') === llama.tokens.join(','));
   console.log(`greedy tokens (first 16) identical across engines: ${same ? 'yes' : 'no'}`);
   for (const r of results) console.log(`  ${r.name}: ${r.tokens.join(',')}`);
