@@ -9,9 +9,10 @@ const GROWTH = 1.125;
  * One session's KV cache, owned by JavaScript: per layer a key and a value buffer laid out
  * [kvHeads, capacity, headDim]. The graph only reads it and returns this step's rows, which
  * `append` writes with one contiguous copy per KV head — a decode step never moves the cached
- * positions. Growing the capacity (by 12.5%, in steps of 128 positions) copies the cache once,
- * which amortizes to a constant per token; attention runs over the capacity with the unused
- * tail masked, so at most ~12.5% of its work is wasted.
+ * positions. Growing the capacity (to 12.5% over what is needed, in steps of 128 positions)
+ * copies the cache once, which amortizes to a constant per token; attention runs over the
+ * capacity with the unused tail masked, so at most ~12.5% of its work (plus one 128 step) is
+ * wasted.
  */
 export class KvCache {
   /** Positions held (valid prefix). */
@@ -30,7 +31,9 @@ export class KvCache {
   reserve(needed: number): void {
     if (needed <= this.capacity) return;
     const m = this.manifest;
-    const target = Math.max(needed, Math.ceil(this.capacity * GROWTH));
+    // Headroom over what is asked for, so a prefill is not followed by a second allocation and
+    // copy of the whole cache at the first decoded token (both copies would be alive until GC).
+    const target = Math.max(Math.ceil(needed * GROWTH), Math.ceil(this.capacity * GROWTH));
     const capacity = Math.min(Math.ceil(target / CAPACITY_STEP) * CAPACITY_STEP, m.maxContext);
     const grow = (old: Float32Array | undefined): Float32Array => {
       const data = new Float32Array(m.numKvHeads * capacity * m.headDim);
