@@ -34,4 +34,25 @@ describe('serializeModel', () => {
     expect(Buffer.from(out.model).includes('w.data')).toBe(true);
     expect(() => g.initializer('bad', 'float32', [3], Float32Array.of(1))).toThrow(/do not match/);
   });
+
+  it('stores initializers over the same bytes once, both pointing at one offset', () => {
+    const g = new GraphBuilder('g');
+    const table = new Uint8Array(300).fill(5);
+    g.initializer('other', 'uint8', [100], new Uint8Array(100).fill(7));
+    const a = g.initializer('table', 'uint8', [200], table.subarray(100));
+    const b = g.initializer('table_alias', 'uint8', [200], table.subarray(100));
+    // Equal contents in a different array are not the same bytes: stored again.
+    g.initializer('copy', 'uint8', [200], table.slice(100));
+    expect(b).not.toBe(a);
+    const out = serializeModel(g, { externalDataFile: 'w.data', externalThreshold: 64 });
+    expect(out.externalBytes).toBe(128 + 256 + 200);
+    // Each external_data entry is { key: 'offset' (field 1), value: digits (field 2) }.
+    const model = Buffer.from(out.model);
+    const offsets: string[] = [];
+    for (let at = model.indexOf('offset'); at >= 0; at = model.indexOf('offset', at + 1)) {
+      const length = model[at + 7] as number;
+      offsets.push(model.subarray(at + 8, at + 8 + length).toString());
+    }
+    expect(offsets).toEqual(['0', '128', '128', '384']);
+  });
 });

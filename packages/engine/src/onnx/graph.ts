@@ -194,6 +194,9 @@ export function serializeModel(graph: GraphBuilder, opts: SerializeOptions = {})
   const threshold = opts.externalThreshold ?? 1024;
   const externalChunks: Uint8Array[] = [];
   let externalBytes = 0;
+  // Initializers over the very same bytes (one typed array given twice) are stored once and
+  // point at the same offset, so a runtime can map each of them separately.
+  const stored = new Map<ArrayBufferLike, Map<string, number>>();
 
   const g = new ProtoWriter();
   for (const node of graph.nodes) {
@@ -213,14 +216,27 @@ export function serializeModel(graph: GraphBuilder, opts: SerializeOptions = {})
     t.int(2, ElementType[init.type]);
     t.string(8, init.name);
     if (opts.externalDataFile && init.data.length >= threshold) {
-      const pad = (EXTERNAL_ALIGNMENT - (externalBytes % EXTERNAL_ALIGNMENT)) % EXTERNAL_ALIGNMENT;
-      if (pad > 0) {
-        externalChunks.push(new Uint8Array(pad));
-        externalBytes += pad;
+      const range = `${init.data.byteOffset}:${init.data.byteLength}`;
+      let ranges = stored.get(init.data.buffer);
+      let offset = ranges?.get(range);
+      if (offset === undefined) {
+        const pad = (EXTERNAL_ALIGNMENT - (externalBytes % EXTERNAL_ALIGNMENT)) % EXTERNAL_ALIGNMENT;
+        if (pad > 0) {
+          externalChunks.push(new Uint8Array(pad));
+          externalBytes += pad;
+        }
+        offset = externalBytes;
+        externalChunks.push(init.data);
+        externalBytes += init.data.length;
+        if (!ranges) {
+          ranges = new Map();
+          stored.set(init.data.buffer, ranges);
+        }
+        ranges.set(range, offset);
       }
       for (const [key, value] of [
         ['location', opts.externalDataFile],
-        ['offset', String(externalBytes)],
+        ['offset', String(offset)],
         ['length', String(init.data.length)],
       ] as const) {
         const entry = new ProtoWriter();
@@ -229,8 +245,6 @@ export function serializeModel(graph: GraphBuilder, opts: SerializeOptions = {})
         t.message(13, entry);
       }
       t.int(14, 1);
-      externalChunks.push(init.data);
-      externalBytes += init.data.length;
     } else {
       t.bytes(9, init.data);
     }

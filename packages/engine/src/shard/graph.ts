@@ -53,13 +53,17 @@ export function buildShardGraph(weights: ShardWeights, opts: ShardGraphOptions):
   const first = weights.embedding !== undefined;
   const last = weights.lmHead !== undefined;
 
-  // A tied LM head reuses the embedding table's initializers instead of storing them twice.
+  // Linears sharing one packed table share its initializers. A tied LM head does not share the
+  // embedding's: it gets initializers of its own over the same bytes (stored once in the data
+  // file). onnxruntime maps each initializer separately and drops the head's mapping once it
+  // has prepacked it, so only the embedding rows actually gathered stay resident, instead of
+  // the whole 8-bit table next to its prepacked copy.
   const storedTables = new Map<PackedLinear, StoredTable>();
   let x: string;
   if (first) {
     const ids = g.input(ShardIO.inputIds, 'int32', [1, 'sequence']);
     const table = weights.embedding as PackedLinear;
-    x = embed(g, ids, table, c.hiddenSize, storedTables);
+    x = embed(g, ids, table, c.hiddenSize);
   } else {
     x = g.input(ShardIO.hiddenIn, 'float32', [1, 'sequence', c.hiddenSize]);
   }
@@ -304,15 +308,9 @@ export function buildShardGraph(weights: ShardWeights, opts: ShardGraphOptions):
 
 /**
  * Token embedding from the 8-bit block table: Gather the token's blocks and scales, then
- * (q - 128) * scale. The same initializer serves as the tied LM head's MatMulNBits weight.
+ * (q - 128) * scale. A tied LM head reads the same bytes through initializers of its own.
  */
-function embed(
-  g: GraphBuilder,
-  ids: string,
-  table: PackedLinear,
-  hidden: number,
-  stored: Map<PackedLinear, StoredTable>,
-): string {
+function embed(g: GraphBuilder, ids: string, table: PackedLinear, hidden: number): string {
   const kBlocks = table.k / table.blockSize;
   const qweight = g.initializer(
     'embed_tokens.qweight',
@@ -321,7 +319,6 @@ function embed(
     table.quants,
   );
   const scales = g.initializer('embed_tokens.scales', 'float32', [table.n * kBlocks], table.scales);
-  stored.set(table, { qweight, scales });
   const scaleShape = g.ints64('embed_tokens.scale_shape', [table.n, kBlocks, 1]);
   const scaleTable = g.op('Reshape', [scales, scaleShape], 'embed_tokens.scale_table');
   const q = g.op('Cast', [g.op('Gather', [qweight, ids], 'embed_q', { axis: { int: 0 } })], 'embed_qf', {
