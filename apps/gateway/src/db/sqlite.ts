@@ -198,6 +198,10 @@ export function openSqlite(path: string): Database {
   const cacheMb = Number(process.env.GATEWAY_SQLITE_CACHE_MB ?? 64);
   client.pragma(`cache_size = -${Math.max(1, Math.round((Number.isFinite(cacheMb) ? cacheMb : 64) * 1024))}`);
   client.pragma('foreign_keys = ON');
+  // Group commit runs each call in a SAVEPOINT, whose sub-journal (the pages' prior images) spilled
+  // to a temporary file past 64 KiB: several extra file writes per call at concurrency. In memory it
+  // is bounded by one batch's pages (a few MB at most) and dropped at its commit.
+  client.pragma('temp_store = MEMORY');
   migrateSqlite(client);
   if (path === ':memory:') return new SqliteDatabase(client, path);
   // Checkpoints run on a worker (wal-checkpointer.ts). This connection keeps a far backstop (about
