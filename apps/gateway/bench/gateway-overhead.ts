@@ -11,6 +11,8 @@ import { post, type RunResult, runLoad } from './http-client.js';
 const CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
 const UPSTREAM = fileURLToPath(new URL('./upstream-process.ts', import.meta.url));
 const MASTER = 'bench-master-key';
+/** NODE_OPTIONS of infra/gateway/cascadia-gateway.service. */
+const UNIT_NODE_FLAGS = '--max-semi-space-size=2 --max-old-space-size=192';
 
 function waitForLine(child: ChildProcess, pattern: RegExp): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -93,7 +95,9 @@ export async function benchGatewayOverhead(options: OverheadOptions): Promise<vo
     // drained by this busy load generator would back up into the gateway's memory.
     const port = await freePort();
     const logFd = openSync(join(dir, 'gateway.log'), 'w');
-    const nodeFlags = (process.env.BENCH_GATEWAY_NODE_FLAGS ?? '').split(' ').filter(Boolean);
+    // The systemd unit's heap flags by default (its NODE_OPTIONS), so the RSS figure is the deployed
+    // one; BENCH_GATEWAY_NODE_FLAGS='' runs with Node's defaults.
+    const nodeFlags = (process.env.BENCH_GATEWAY_NODE_FLAGS ?? UNIT_NODE_FLAGS).split(' ').filter(Boolean);
     const gateway = spawn(
       process.execPath,
       [...nodeFlags, CLI, 'serve', '--config', config, '--port', String(port)],

@@ -1,6 +1,6 @@
 // `pnpm --filter @cascadia/gateway bench` (after a build). Parameters by environment:
 //   BENCH_LEDGER_ROWS (default 10000000), BENCH_SEQUENTIAL (2000), BENCH_CONCURRENT (20000),
-//   BENCH_SOAK (100000), BENCH_ONLY=overhead|ledger.
+//   BENCH_SOAK (100000), BENCH_ONLY=overhead|ledger, BENCH_GATEWAY_NODE_FLAGS (the systemd unit's heap flags).
 import { benchGatewayOverhead } from './gateway-overhead.js';
 import { benchLedger } from './ledger.js';
 
