@@ -128,7 +128,7 @@ class SqliteDatabase implements Database {
   }
 
   /**
-   * Group commit: transactions that arrive while another batch holds the lock run together in one
+   * Group commit: transactions that arrive in the same event-loop turn (or while another batch holds the lock) run together in one
    * BEGIN … COMMIT, each inside its own SAVEPOINT (so one that throws is rolled back alone). They run
    * one after the other, exactly as if serial, and each resolves only after the shared COMMIT: same
    * isolation and durability, one commit (the costly part) for many concurrent calls.
@@ -138,7 +138,10 @@ class SqliteDatabase implements Database {
       this.pending.push({ fn, resolve, reject } as PendingTransaction);
       if (!this.flushScheduled) {
         this.flushScheduled = true;
-        void this.lock.run(() => this.flush());
+        // After this turn's I/O callbacks: every call whose request or upstream answer arrived in
+        // the same turn joins the batch. Started from a microtask instead, a batch held one or two
+        // transactions under load, so each call still paid for a commit of its own.
+        setImmediate(() => void this.lock.run(() => this.flush()));
       }
     });
   }
