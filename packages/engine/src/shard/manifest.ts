@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { canonicalize, sha256Hex } from '@cascadia/receipts';
 import { z } from 'zod';
 
@@ -63,10 +63,20 @@ export class ShardIntegrityError extends Error {
 
 export async function sha256File(path: string): Promise<{ sha256: string; bytes: number }> {
   const hash = createHash('sha256');
+  // One buffer reused for every read: a read stream allocates a new chunk per read, and a shard's
+  // worth of them (tens of MB) stayed in RSS until the next GC, right when the model loads.
+  const buffer = Buffer.allocUnsafe(1 << 20);
   let bytes = 0;
-  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) {
-    hash.update(chunk as Buffer);
-    bytes += (chunk as Buffer).length;
+  const file = await open(path, 'r');
+  try {
+    for (;;) {
+      const { bytesRead } = await file.read(buffer, 0, buffer.length, null);
+      if (bytesRead === 0) break;
+      hash.update(buffer.subarray(0, bytesRead));
+      bytes += bytesRead;
+    }
+  } finally {
+    await file.close();
   }
   return { sha256: hash.digest('hex'), bytes };
 }
