@@ -1,8 +1,9 @@
 // Parser throughput on a realistic stream: 2,000 chat chunks and a final usage chunk, fed in 1 KiB
 // pieces (so events straddle chunk boundaries, as on the wire).
+
+import { compare } from '@cascadia/test-support';
 import { expect, it } from 'vitest';
 import { formatSSE, parseSSE, SSE_DONE, tapSSE } from '../src/index.js';
-import { compare } from './measure.js';
 
 const encoder = new TextEncoder();
 const chunk = (i: number) => ({

@@ -1,3 +1,4 @@
+import { type FakeUpstream, gate, sendJSON, startUpstream } from '@cascadia/test-support';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   type ChatCompletionChunk,
@@ -9,7 +10,6 @@ import {
   SSE_DONE,
 } from '../src/index.js';
 import { CASCADIA, COMPLETION, chunk, FINAL_CHUNK } from './fixtures.js';
-import { type FakeUpstream, gate, sendJSON, startUpstream } from './upstream.js';
 
 let upstream: FakeUpstream;
 

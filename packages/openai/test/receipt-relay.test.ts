@@ -1,5 +1,6 @@
 import type { CascadiaBlock as ReceiptsCascadiaBlock } from '@cascadia/receipts';
 import { computeOutputDigest, computeRequestDigest, verifyMeshReceipt } from '@cascadia/receipts';
+import { type FakeUpstream, sendJSON, signedReceipt, startUpstream } from '@cascadia/test-support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   type CascadiaBlock,
@@ -10,8 +11,6 @@ import {
   SSE_DONE,
 } from '../src/index.js';
 import { chunk } from './fixtures.js';
-import { signedReceipt } from './signed-receipt.js';
-import { type FakeUpstream, sendJSON, startUpstream } from './upstream.js';
 
 // A receipt signed with the receipts package still verifies after the client has parsed the response:
 // the block (and the digests the receipt binds) survive the trip.

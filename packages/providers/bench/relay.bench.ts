@@ -2,9 +2,9 @@
 // and through registry.resolve + provider.chatCompletions, non-streamed and streamed.
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { compare } from '@cascadia/test-support';
 import { afterAll, beforeAll, it } from 'vitest';
 import { createCascadiaProvider, createProviderRegistry } from '../src/index.js';
-import { compare } from './measure.js';
 
 const completion = JSON.stringify({
   id: 'chatcmpl-bench',

@@ -1,3 +1,4 @@
+import { type FakeUpstream, readAll, startUpstream, writeRaw } from '@cascadia/test-support';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   CASCADIA_DEFAULT_BASE_URL,
@@ -5,7 +6,6 @@ import {
   createOpenAIProvider,
   type FetchFunction,
 } from '../src/index.js';
-import { type FakeUpstream, readAll, startUpstream, writeRaw } from './upstream.js';
 
 let upstream: FakeUpstream;
 beforeAll(async () => {

@@ -1,6 +1,7 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { type FakeUpstream, readAll, startUpstream, writeRaw } from '@cascadia/test-support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   createCascadiaProvider,
@@ -13,7 +14,6 @@ import {
   ProviderConfigError,
   parseProvidersConfig,
 } from '../src/index.js';
-import { type FakeUpstream, readAll, startUpstream, writeRaw } from './upstream.js';
 
 let dir: string;
 let partner: FakeUpstream;

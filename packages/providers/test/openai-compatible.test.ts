@@ -1,11 +1,18 @@
 import { gzipSync } from 'node:zlib';
+import {
+  type FakeUpstream,
+  gate,
+  readAll,
+  refusedBaseURL,
+  startUpstream,
+  writeRaw,
+} from '@cascadia/test-support';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   createOpenAICompatibleProvider,
   ProviderConfigError,
   UpstreamUnavailableError,
 } from '../src/index.js';
-import { type FakeUpstream, gate, readAll, refusedBaseURL, startUpstream, writeRaw } from './upstream.js';
 
 let upstream: FakeUpstream;
 const encoder = new TextEncoder();

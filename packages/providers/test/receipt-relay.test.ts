@@ -1,9 +1,8 @@
 import { parseSSE } from '@cascadia/openai';
 import { computeOutputDigest, computeRequestDigest, verifyMeshReceipt } from '@cascadia/receipts';
+import { type FakeUpstream, signedReceipt, startUpstream } from '@cascadia/test-support';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createCascadiaProvider, createProviderRegistry } from '../src/index.js';
-import { signedReceipt } from './signed-receipt.js';
-import { type FakeUpstream, startUpstream } from './upstream.js';
 
 // The gateway's path: a client asks for `cascadia/<id>`, the registry sends `model: <id>` to the
 // mesh, and the mesh's stream comes back with a receipt that still verifies — over the request

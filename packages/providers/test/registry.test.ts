@@ -1,3 +1,4 @@
+import { type FakeUpstream, readAll, startUpstream, writeRaw } from '@cascadia/test-support';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   createCascadiaProvider,
@@ -8,7 +9,6 @@ import {
   UnknownModelError,
   UpstreamUnavailableError,
 } from '../src/index.js';
-import { type FakeUpstream, readAll, startUpstream, writeRaw } from './upstream.js';
 
 let mesh: FakeUpstream;
 let partner: FakeUpstream;

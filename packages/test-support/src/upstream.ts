@@ -7,7 +7,7 @@ export interface RecordedRequest {
   url: string;
   headers: IncomingMessage['headers'];
   rawBody: string;
-  /** Resolves when the connection carrying this request's response closes. */
+  /** Resolves when the client's connection for this request closes. */
   closed: Promise<void>;
 }
 
@@ -20,7 +20,7 @@ export interface FakeUpstream {
   close(): Promise<void>;
 }
 
-/** A real HTTP server on 127.0.0.1 (random port) standing in for an OpenAI-compatible upstream. */
+/** A real HTTP server on 127.0.0.1 with a random port, standing in for an OpenAI-compatible server. */
 export async function startUpstream(): Promise<FakeUpstream> {
   let handler: Handler = (_request, response) => {
     response.writeHead(500).end('no handler');
@@ -60,6 +60,12 @@ export async function startUpstream(): Promise<FakeUpstream> {
   };
 }
 
+export function sendJSON(response: ServerResponse, status: number, body: unknown): void {
+  const text = typeof body === 'string' ? body : JSON.stringify(body);
+  response.writeHead(status, { 'content-type': 'application/json', 'x-request-id': 'req-upstream-1' });
+  response.end(text);
+}
+
 /** A base URL nothing listens on: a server is started to get a free port, then closed. */
 export async function refusedBaseURL(): Promise<string> {
   const upstream = await startUpstream();
@@ -67,6 +73,7 @@ export async function refusedBaseURL(): Promise<string> {
   return upstream.baseURL;
 }
 
+/** A promise with its resolver, for making the server wait on the test. */
 export function gate(): { promise: Promise<void>; open: () => void } {
   let open!: () => void;
   const promise = new Promise<void>((resolve) => {
