@@ -3,13 +3,14 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { post, type RunResult, runLoad } from './http-client.js';
 
 const CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
 const UPSTREAM = fileURLToPath(new URL('./upstream-process.ts', import.meta.url));
+const BARE_PROXY = fileURLToPath(new URL('./bare-proxy.ts', import.meta.url));
 const MASTER = 'bench-master-key';
 /** NODE_OPTIONS of infra/gateway/cascadia-gateway.service. */
 const UNIT_NODE_FLAGS = '--max-semi-space-size=2 --max-old-space-size=192';
@@ -85,6 +86,12 @@ export async function benchGatewayOverhead(options: OverheadOptions): Promise<vo
     });
     children.push(upstreamProc);
     const upstreamUrl = await waitForLine(upstreamProc, /(http:\/\/127\.0\.0\.1:\d+\/v1)/);
+    // The floor: a logic-free node:http pass-through proxy in its own process, same upstream.
+    const bareProc = spawn(process.execPath, ['--import', 'tsx', BARE_PROXY, upstreamUrl], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    children.push(bareProc);
+    const bareUrl = await waitForLine(bareProc, /(http:\/\/127\.0\.0\.1:\d+)/);
 
     const config = join(dir, 'gateway.yaml');
     writeFileSync(
@@ -133,36 +140,52 @@ export async function benchGatewayOverhead(options: OverheadOptions): Promise<vo
       const payload = body(stream, 'echo');
       return () => post(`${upstreamUrl}/chat/completions`, payload, {});
     };
+    const viaBareProxy = (stream: boolean) => {
+      const payload = body(stream, 'echo');
+      return () => post(`${bareUrl}/v1/chat/completions`, payload, {});
+    };
     const viaGateway = (stream: boolean) => {
       const payload = body(stream, 'mock:echo');
       const headers = { authorization: `Bearer ${key}` };
       return () => post(`${gatewayUrl}/v1/chat/completions`, payload, headers);
     };
 
-    // Warm up both paths (JIT, connections, SQLite pages).
+    // Warm up every path (JIT, connections, SQLite pages).
     await runLoad(2000, 8, direct(false));
+    await runLoad(2000, 8, viaBareProxy(false));
     await runLoad(2000, 8, viaGateway(false));
 
     const rows: string[] = [];
-    const line = (label: string, d: RunResult, g: RunResult) => {
+    const rate = (r: RunResult) => r.count / r.seconds;
+    const cell = (r: RunResult) => `p50 ${fmt(r.p50)} p99 ${fmt(r.p99)} ${rate(r).toFixed(0)} req/s`;
+    const errorsOf = (runs: RunResult[]) =>
+      runs.some((r) => r.errors) ? ` | errors ${runs.map((r) => r.errors).join('/')}` : '';
+    // Direct, bare proxy and gateway run back to back, so all three see the same machine load.
+    const measure = async (label: string, count: number, concurrency: number, stream: boolean) => {
+      const d = await runLoad(count, concurrency, direct(stream));
+      const b = await runLoad(count, concurrency, viaBareProxy(stream));
+      const g = await runLoad(count, concurrency, viaGateway(stream));
+      rows.push(`${label}${errorsOf([d, b, g])}`);
+      rows.push(`  direct      ${cell(d)}`);
       rows.push(
-        `${label.padEnd(28)} direct p50 ${fmt(d.p50)} p99 ${fmt(d.p99)} | gateway p50 ${fmt(g.p50)} p99 ${fmt(g.p99)} | ` +
-          `added p50 ${fmt(g.p50 - d.p50)} p99 ${fmt(g.p99 - d.p99)} | ${(d.count / d.seconds).toFixed(0)} vs ${(g.count / g.seconds).toFixed(0)} req/s` +
-          `${d.errors + g.errors ? ` | errors ${d.errors}/${g.errors}` : ''}`,
+        `  bare proxy  ${cell(b)} | added p50 ${fmt(b.p50 - d.p50)} p99 ${fmt(b.p99 - d.p99)} | ${((rate(b) / rate(d)) * 100).toFixed(0)}% of direct`,
+      );
+      rows.push(
+        `  gateway     ${cell(g)} | added p50 ${fmt(g.p50 - d.p50)} p99 ${fmt(g.p99 - d.p99)} | ${((rate(g) / rate(d)) * 100).toFixed(0)}% of direct`,
+      );
+      rows.push(
+        `  gateway over the bare proxy: p50 +${fmt(g.p50 - b.p50)} p99 +${fmt(g.p99 - b.p99)} | ${((rate(g) / rate(b)) * 100).toFixed(0)}% of its throughput`,
       );
     };
     for (const stream of [false, true]) {
-      const d1 = await runLoad(options.sequential, 1, direct(stream));
-      const g1 = await runLoad(options.sequential, 1, viaGateway(stream));
-      line(`c=1 ${stream ? 'stream' : 'non-stream'}`, d1, g1);
-      const d64 = await runLoad(options.concurrent, 64, direct(stream));
-      const g64 = await runLoad(options.concurrent, 64, viaGateway(stream));
-      line(`c=64 ${stream ? 'stream' : 'non-stream'}`, d64, g64);
-      rows.push(
-        `${''.padEnd(28)} throughput through the gateway at c=64: ${((g64.count / g64.seconds / (d64.count / d64.seconds)) * 100).toFixed(0)}% of direct`,
-      );
+      const kind = stream ? 'stream' : 'non-stream';
+      await measure(`c=1 ${kind} (${options.sequential} calls)`, options.sequential, 1, stream);
+      await measure(`c=64 ${kind} (${options.concurrent} calls)`, options.concurrent, 64, stream);
     }
 
+    const loadDuringRuns = loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ');
     const before = await gatewayMemory(gatewayUrl);
     const soak = await runLoad(options.soak, 64, viaGateway(false));
     const after = await gatewayMemory(gatewayUrl);
@@ -180,9 +203,15 @@ export async function benchGatewayOverhead(options: OverheadOptions): Promise<vo
     );
 
     console.log(
-      '\n== gateway overhead (mock upstream on loopback; SQLite ledger, keys, budgets, metrics, logs on)',
+      '\n== gateway overhead (mock upstream on loopback; SQLite ledger, keys, budgets, metrics, logs on;\n' +
+        '   bare proxy = a logic-free node:http pass-through, the floor for any Node proxy on this machine)',
     );
     for (const row of rows) console.log(row);
+    console.log(
+      `load average after the latency runs: ${loadDuringRuns}; at the end: ${loadavg()
+        .map((l) => l.toFixed(2))
+        .join(' ')}`,
+    );
   } finally {
     for (const child of children) child.kill('SIGTERM');
     await new Promise((r) => setTimeout(r, 500));
