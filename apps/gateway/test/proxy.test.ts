@@ -1,9 +1,11 @@
+import { createOpenAICompatibleProvider, createProviderRegistry, type Provider } from '@cascadia/providers';
 import { canonicalize, sha256Hex } from '@cascadia/receipts';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { closeGracefully } from '../src/app.js';
 import { costNano } from '../src/money.js';
 import type { GatewayStore } from '../src/store/index.js';
+import { createUpstreamFetch } from '../src/upstream-fetch.js';
 import { type TestDatabase, testDatabase } from './helpers/databases.js';
 import { adminHeaders, bearer, priceTestModels, testApp } from './helpers/gateway.js';
 import { MOCK_NODE_IDS, type MockUpstream, startMockUpstream } from './helpers/upstream.js';
@@ -336,6 +338,60 @@ describe('errors in the OpenAI shape', () => {
     expect(shape(down).error.code).toBe('upstream_unavailable');
     expect((await s3.getKey(k3.key.id))?.budget.reservedNusd).toBe(0);
     await deadApp.close();
+  });
+
+  it("relays through a provider's own call when it cannot prepare one, and keeps a provider's header timeout", async () => {
+    const fetch = createUpstreamFetch();
+    const mock = createOpenAICompatibleProvider({ name: 'mock', baseURL: upstream.url, fetch });
+    // A provider without prepareCall (as one that post-processes responses): called, not prepared.
+    const unprepared: Provider = {
+      name: 'mock',
+      chatCompletions: mock.chatCompletions,
+      completions: mock.completions,
+      models: mock.models,
+    };
+    const timed = createOpenAICompatibleProvider({
+      name: 'timed',
+      baseURL: upstream.url,
+      fetch,
+      timeoutMs: 200,
+    });
+    const registry = createProviderRegistry({ providers: [unprepared, timed], env: {}, fetch });
+    const otherDb = testDatabase('sqlite');
+    const { app: other, store: s } = await testApp(otherDb, upstream, { registry });
+    await priceTestModels(s);
+    await s.setPrice({ model: 'timed:hang', inputPerMillion: 1, outputPerMillion: 1, effectiveFrom: 0 });
+    const url = await other.listen({ host: '127.0.0.1', port: 0 });
+    try {
+      const k = await s.createKey({ alias: 'fallback' });
+      const call = (body: unknown) =>
+        fetch(`${url}/v1/chat/completions`, {
+          method: 'POST',
+          headers: { ...bearer(k.secret), 'content-type': 'application/json' },
+          body: JSON.stringify(body),
+        });
+      const plain = await call(chat('mock:echo', { max_tokens: 3 }));
+      expect(plain.status).toBe(200);
+      expect(((await plain.json()) as { cascadia: { node_ids: string[] } }).cascadia.node_ids).toEqual(
+        MOCK_NODE_IDS,
+      );
+      const streamed = await call(chat('mock:echo', { max_tokens: 3, stream: true }));
+      expect(streamed.status).toBe(200);
+      expect((await streamed.text()).trimEnd().endsWith('data: [DONE]')).toBe(true);
+      const rows = (await s.listUsage({ keyId: k.key.id, limit: 10 })).data;
+      expect(rows.map((r) => [r.stream, r.status, r.completionTokens, r.meteredBy])).toEqual([
+        [true, 'ok', 3, 'upstream'],
+        [false, 'ok', 3, 'upstream'],
+      ]);
+
+      const hung = await call(chat('timed:hang'));
+      expect(hung.status).toBe(504);
+      expect(((await hung.json()) as { error: { code: string } }).error.code).toBe('upstream_timeout');
+      expect((await s.getKey(k.key.id))?.budget.reservedNusd).toBe(0);
+    } finally {
+      await closeGracefully(other, 200);
+      await otherDb.cleanup();
+    }
   });
 
   it('answers unknown routes with a 404 in the same shape', async () => {

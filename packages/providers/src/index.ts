@@ -23,7 +23,7 @@ export type {
   ResponseTransformContext,
 } from './openai-compatible.js';
 export { createOpenAICompatibleProvider, replaceModel } from './openai-compatible.js';
-export type { Env, Provider, ProviderCallInit } from './provider.js';
+export type { Env, PreparedUpstreamRequest, Provider, ProviderCallInit } from './provider.js';
 export type {
   BuiltProviderOptions,
   ProviderRegistry,

@@ -1,5 +1,5 @@
 import { ProviderConfigError, type UpstreamFailure, UpstreamUnavailableError } from './errors.js';
-import type { Provider, ProviderCallInit } from './provider.js';
+import type { PreparedUpstreamRequest, Provider, ProviderCallInit } from './provider.js';
 
 export type FetchFunction = (input: string | URL | Request, init?: RequestInit) => Promise<Response>;
 
@@ -39,7 +39,7 @@ export interface OpenAICompatibleProviderSettings {
  * Headers a caller cannot pass upstream: credentials (the provider owns them), hop-by-hop headers
  * of the caller's own connection, and framing this provider sets itself for the body it sends.
  */
-const CALLER_HEADERS_NOT_FORWARDED = [
+const CALLER_HEADERS_NOT_FORWARDED = new Set([
   'authorization',
   'proxy-authorization',
   'host',
@@ -54,7 +54,7 @@ const CALLER_HEADERS_NOT_FORWARDED = [
   'content-length',
   'content-encoding',
   'accept-encoding',
-];
+]);
 
 /** The default request transform: replace `model` (keeping its position), touch nothing else. */
 export function replaceModel(
@@ -72,19 +72,43 @@ export function createOpenAICompatibleProvider(settings: OpenAICompatibleProvide
   const transformRequest = settings.transformRequest ?? replaceModel;
   const doFetch: FetchFunction = settings.fetch ?? ((input, init) => fetch(input, init));
 
-  const headersFor = (init: ProviderCallInit | undefined, json: boolean): Headers => {
-    const headers = new Headers(init?.headers);
-    for (const name of CALLER_HEADERS_NOT_FORWARDED) headers.delete(name);
-    for (const [key, value] of Object.entries(settings.headers ?? {})) headers.set(key, value);
+  // The headers every call carries, computed once (they win over the caller's). fetch would otherwise
+  // ask for gzip/br and decompress transparently, leaving the Response with decoded bytes under the
+  // upstream's content-encoding and content-length: a relay forwarding both would send a broken
+  // message. Uncompressed, bytes and headers stay consistent and a stream is not held back by a
+  // decompressor. Without a key the call is keyless, unless the configured headers carry a scheme of
+  // their own.
+  const fixedHeaders = (json: boolean): Record<string, string> => {
+    const headers = new Headers(settings.headers);
     if (json) headers.set('content-type', 'application/json');
-    // fetch would otherwise ask for gzip/br and decompress transparently, leaving the Response with
-    // decoded bytes under the upstream's content-encoding and content-length: a relay forwarding
-    // both would send a broken message. Uncompressed, bytes and headers stay consistent and a
-    // stream is not held back by a decompressor.
     headers.set('accept-encoding', 'identity');
-    // Without a key the call is keyless, unless the configured headers carry a scheme of their own.
     if (settings.apiKey) headers.set('authorization', `Bearer ${settings.apiKey}`);
-    return headers;
+    return Object.fromEntries(headers);
+  };
+  const fixedJsonHeaders = fixedHeaders(true);
+  const fixedBodylessHeaders = fixedHeaders(false);
+
+  const headersFor = (init: ProviderCallInit | undefined, json: boolean): Record<string, string> => {
+    const headers: Record<string, string> = {};
+    if (init?.headers) {
+      for (const [key, value] of Object.entries(init.headers)) {
+        const lower = key.toLowerCase();
+        if (!CALLER_HEADERS_NOT_FORWARDED.has(lower)) headers[lower] = value;
+      }
+    }
+    return Object.assign(headers, json ? fixedJsonHeaders : fixedBodylessHeaders);
+  };
+
+  /** What a call that got no response rejects with (the caller's own abort passes through). */
+  const noResponse = (error: unknown, timedOut: boolean): unknown => {
+    if (timedOut) {
+      return new UpstreamUnavailableError(name, 'timeout', `no response within ${settings.timeoutMs} ms`, {
+        cause: error,
+      });
+    }
+    const failure = classifyFetchFailure(error);
+    if (failure) return new UpstreamUnavailableError(name, failure.reason, failure.detail, { cause: error });
+    return error;
   };
 
   const call = async (
@@ -114,14 +138,7 @@ export function createOpenAICompatibleProvider(settings: OpenAICompatibleProvide
       });
     } catch (error) {
       if (init?.signal?.aborted) throw error;
-      if (timeout?.signal.aborted) {
-        throw new UpstreamUnavailableError(name, 'timeout', `no response within ${settings.timeoutMs} ms`, {
-          cause: error,
-        });
-      }
-      const failure = classifyFetchFailure(error);
-      if (failure) throw new UpstreamUnavailableError(name, failure.reason, failure.detail, { cause: error });
-      throw error;
+      throw noResponse(error, timeout?.signal.aborted === true);
     } finally {
       // Headers arrived (or the call failed): the timeout no longer applies, the stream may run on.
       if (timer !== undefined) clearTimeout(timer);
@@ -131,13 +148,33 @@ export function createOpenAICompatibleProvider(settings: OpenAICompatibleProvide
       : response;
   };
 
+  const payloadFor = (
+    endpoint: 'chat/completions' | 'completions',
+    body: Record<string, unknown>,
+    init: ProviderCallInit | undefined,
+  ) => JSON.stringify(transformRequest(body, { provider: name, endpoint, model: init?.model }));
+
   const post = (
     endpoint: 'chat/completions' | 'completions',
     body: Record<string, unknown>,
     init: ProviderCallInit | undefined,
-  ) => {
-    const upstreamBody = transformRequest(body, { provider: name, endpoint, model: init?.model });
-    return call(endpoint, 'POST', JSON.stringify(upstreamBody), init);
+  ) => call(endpoint, 'POST', payloadFor(endpoint, body, init), init);
+
+  const prepareCall = (
+    endpoint: 'chat/completions' | 'completions',
+    body: Record<string, unknown>,
+    init?: ProviderCallInit,
+  ): PreparedUpstreamRequest | null => {
+    // A response transform needs the web Response: such providers are called, not prepared.
+    if (settings.transformResponse) return null;
+    return {
+      url: `${base}/${endpoint}`,
+      method: 'POST',
+      headers: headersFor(init, true),
+      body: payloadFor(endpoint, body, init),
+      timeoutMs: settings.timeoutMs,
+      failure: noResponse,
+    };
   };
 
   return {
@@ -145,6 +182,7 @@ export function createOpenAICompatibleProvider(settings: OpenAICompatibleProvide
     chatCompletions: (body, init) => post('chat/completions', body, init),
     completions: (body, init) => post('completions', body, init),
     models: (init) => call('models', 'GET', undefined, init),
+    prepareCall,
   };
 }
 

@@ -10,6 +10,26 @@ export interface ProviderCallInit {
 }
 
 /**
+ * The HTTP request a call would make, for a caller that sends it with its own HTTP client and relays
+ * the raw response (a gateway on node:http, with no web `Response` and stream adapters per call).
+ */
+export interface PreparedUpstreamRequest {
+  url: string;
+  method: 'POST';
+  /** Final upstream headers, lower-case names: credentials, configured headers, the caller's allowed ones. */
+  headers: Record<string, string>;
+  body: string;
+  /** Time allowed until the response headers arrive (the body may stream longer); undefined: unbounded. */
+  timeoutMs: number | undefined;
+  /**
+   * What the provider's own call would have rejected with, for a request that got no response:
+   * UpstreamUnavailableError for network failures and (with `timedOut`) the header timeout, else
+   * the error itself.
+   */
+  failure(error: unknown, timedOut: boolean): unknown;
+}
+
+/**
  * An upstream that speaks the OpenAI API. Calls return the raw fetch Response (status, headers and a
  * body that is not read or buffered) so callers pass the bytes through unchanged. They reject only
  * when no response arrives: UpstreamUnavailableError, or the caller's AbortError.
@@ -22,6 +42,15 @@ export interface Provider {
   completions(body: Record<string, unknown>, init?: ProviderCallInit): Promise<Response>;
   /** `GET /models`. */
   models(init?: ProviderCallInit): Promise<Response>;
+  /**
+   * The request `chatCompletions` / `completions` would send, without sending it. Null (or absent)
+   * when the provider post-processes responses (`transformResponse`): then its calls must be used.
+   */
+  prepareCall?(
+    endpoint: 'chat/completions' | 'completions',
+    body: Record<string, unknown>,
+    init?: ProviderCallInit,
+  ): PreparedUpstreamRequest | null;
 }
 
 /** Environment variables as `process.env` holds them. */

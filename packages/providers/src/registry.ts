@@ -162,5 +162,8 @@ function bindModel(provider: Provider, upstreamModel: string): Provider {
     chatCompletions: (body, init) => provider.chatCompletions(body, bound(init)),
     completions: (body, init) => provider.completions(body, bound(init)),
     models: (init) => provider.models(init),
+    prepareCall: provider.prepareCall
+      ? (endpoint, body, init) => provider.prepareCall?.(endpoint, body, bound(init)) ?? null
+      : undefined,
   };
 }

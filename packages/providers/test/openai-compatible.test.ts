@@ -1,3 +1,4 @@
+import { request as httpRequest } from 'node:http';
 import { gzipSync } from 'node:zlib';
 import {
   type FakeUpstream,
@@ -10,6 +11,8 @@ import {
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   createOpenAICompatibleProvider,
+  createProviderRegistry,
+  type PreparedUpstreamRequest,
   ProviderConfigError,
   UpstreamUnavailableError,
 } from '../src/index.js';
@@ -311,5 +314,79 @@ describe('configuration', () => {
     expect(caught).toBeInstanceOf(ProviderConfigError);
     expect((caught as ProviderConfigError).code).toBe('provider_config_error');
     expect((caught as Error).message).not.toContain('hunter2');
+  });
+});
+
+describe('prepared calls (for callers relaying on their own HTTP client)', () => {
+  /** Sends a prepared request with node:http and returns the status and body text. */
+  function send(prepared: PreparedUpstreamRequest): Promise<{ status: number; text: string }> {
+    return new Promise((resolve, reject) => {
+      const req = httpRequest(prepared.url, { method: prepared.method, headers: prepared.headers }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString() }));
+      });
+      req.on('error', reject);
+      req.end(prepared.body);
+    });
+  }
+
+  it('describes exactly the request the provider would send itself', async () => {
+    upstream.handle((_req, res) => writeRaw(res, 200, RAW_COMPLETION));
+    const keyed = provider('partner-token', { headers: { 'X-Partner': 'acme' } });
+    const init = {
+      model: 'smollm2-135m-instruct',
+      headers: { Authorization: 'Bearer caller-virtual-key', 'X-Request-Id': 'r-9', Connection: 'close' },
+    };
+    await readAll(await keyed.chatCompletions(BODY, init));
+    const prepared = keyed.prepareCall?.('chat/completions', BODY, init);
+    expect(prepared).toMatchObject({ method: 'POST', url: `${upstream.baseURL}/chat/completions` });
+    expect(prepared?.headers).toEqual({
+      'x-request-id': 'r-9',
+      'x-partner': 'acme',
+      'content-type': 'application/json',
+      'accept-encoding': 'identity',
+      authorization: 'Bearer partner-token',
+    });
+    expect(await send(prepared!)).toEqual({ status: 200, text: RAW_COMPLETION });
+    const [called, sent] = upstream.requests;
+    expect(sent?.rawBody).toBe(called?.rawBody);
+    expect(JSON.parse(sent!.rawBody).model).toBe('smollm2-135m-instruct');
+    for (const name of ['authorization', 'x-partner', 'x-request-id', 'accept-encoding', 'content-type'])
+      expect(sent?.headers[name]).toBe(called?.headers[name]);
+  });
+
+  it('binds the routed upstream model, and is absent for providers that transform responses', () => {
+    const registry = createProviderRegistry({
+      providers: [provider()],
+      routes: [{ model: 'alias', provider: 'openai', upstreamModel: 'up-1', apiBase: upstream.baseURL }],
+      env: {},
+    });
+    const routed = registry.resolve('alias').provider.prepareCall?.('completions', { model: 'alias' });
+    expect(JSON.parse(routed!.body)).toEqual({ model: 'up-1' });
+    expect(routed?.url).toBe(`${upstream.baseURL}/completions`);
+    const parsed = registry.resolve('test:m-2').provider.prepareCall?.('chat/completions', { model: 'x' });
+    expect(JSON.parse(parsed!.body)).toEqual({ model: 'm-2' });
+    const transforming = provider(undefined, { transformResponse: (response) => response });
+    expect(transforming.prepareCall?.('chat/completions', BODY)).toBeNull();
+  });
+
+  it('maps failures without a response like its own calls do', async () => {
+    const gone = createOpenAICompatibleProvider({
+      name: 'gone',
+      baseURL: await refusedBaseURL(),
+      timeoutMs: 50,
+    });
+    const prepared = gone.prepareCall?.('chat/completions', BODY);
+    if (!prepared) throw new Error('an OpenAI-compatible provider prepares its calls');
+    expect(prepared.timeoutMs).toBe(50);
+    const refused = await send(prepared).catch((e: unknown) => e);
+    const mapped = prepared.failure(refused, false);
+    expect(mapped).toBeInstanceOf(UpstreamUnavailableError);
+    expect((mapped as UpstreamUnavailableError).reason).toBe('connection_refused');
+    const timedOut = prepared.failure(new Error('socket hang up'), true) as UpstreamUnavailableError;
+    expect(timedOut).toMatchObject({ code: 'upstream_timeout', httpStatus: 504 });
+    const other = new Error('not a network failure');
+    expect(prepared.failure(other, false)).toBe(other);
   });
 });

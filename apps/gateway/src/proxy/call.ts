@@ -10,8 +10,13 @@ import { costNano, nanoToUsd, type Price } from '../money.js';
 import { isUnpricedAllowed } from '../settings.js';
 import type { KeyRecord, SettleRequest, UsageStatus } from '../store/types.js';
 import { approxPromptTokens } from '../tokens.js';
+import { UpstreamClient } from '../upstream-fetch.js';
 import { type Metered, meterJson, StreamMeter } from './metering.js';
 import type { CallBody } from './request-schemas.js';
+import { answerFromMessage, answerFromResponse, type UpstreamAnswer } from './upstream-answer.js';
+
+/** Sends the providers' prepared requests (keep-alive connections shared by every call). */
+const relayClient = new UpstreamClient();
 
 export type Endpoint = 'chat.completions' | 'completions';
 
@@ -146,8 +151,11 @@ function upstreamBody(
   return out;
 }
 
-async function readErrorMessage(response: Response): Promise<{ text: string; message: string }> {
-  const text = await response.text().catch(() => '');
+async function readErrorMessage(answer: UpstreamAnswer): Promise<{ text: string; message: string }> {
+  const text = await answer.bytes().then(
+    (bytes) => bytes.toString('utf8'),
+    () => '',
+  );
   let message = text.slice(0, 500);
   try {
     const parsed = JSON.parse(text) as { error?: { message?: unknown } | string; message?: unknown };
@@ -263,7 +271,7 @@ async function forwardAndSettle(
   countedPrompt: number,
   completionCap: number,
 ): Promise<FastifyReply | undefined> {
-  const { app, request, body, endpoint, resolved, stream } = ctx;
+  const { app, body, resolved, stream } = ctx;
   const { settings, metrics } = app;
   // Non-streamed calls run to completion even if the client leaves, so they are metered exactly;
   // streams are cut when the client leaves, and what was produced is counted.
@@ -273,14 +281,9 @@ async function forwardAndSettle(
   });
   const signal = stream ? AbortSignal.any([deadline, clientGone.signal]) : deadline;
 
-  let response: Response;
+  let response: UpstreamAnswer;
   try {
-    const init = { signal, headers: { 'x-request-id': request.id } };
-    const payload = upstreamBody(body, stream, settings);
-    response =
-      endpoint === 'chat.completions'
-        ? await resolved.provider.chatCompletions(payload, init)
-        : await resolved.provider.completions(payload, init);
+    response = await callUpstream(ctx, upstreamBody(body, stream, settings), signal);
   } catch (error) {
     const failure = classifyFailure(
       error,
@@ -300,7 +303,7 @@ async function forwardAndSettle(
     throw failure.error;
   }
 
-  if (!response.ok) {
+  if (response.status < 200 || response.status > 299) {
     const { text, message } = await readErrorMessage(response);
     metrics.upstreamErrors.inc({ provider: resolved.providerName, kind: `http_${response.status}` });
     let error: GatewayError | null = null;
@@ -319,7 +322,7 @@ async function forwardAndSettle(
     await settle(ctx, { status: 'upstream_error', httpStatus, metered: null, ttftMs: null, error: message });
     if (error) throw error;
     // A client error the upstream found (bad parameter, context too long...): passed through.
-    const retryAfter = response.headers.get('retry-after');
+    const retryAfter = response.header('retry-after');
     if (retryAfter) reply.header('retry-after', retryAfter);
     reply.code(response.status).header('content-type', 'application/json');
     if (isOpenAIError(text)) return reply.send(text);
@@ -333,15 +336,15 @@ async function forwardAndSettle(
     );
   }
 
-  const contentType = response.headers.get('content-type') ?? 'application/json';
-  if (stream && contentType.includes('text/event-stream') && response.body) {
+  const contentType = response.header('content-type') ?? 'application/json';
+  if (stream && contentType.includes('text/event-stream')) {
     await relayStream(ctx, reply, response, contentType, countedPrompt, deadline, clientGone.signal);
     return undefined;
   }
 
-  let bytes: Uint8Array;
+  let bytes: Buffer;
   try {
-    bytes = new Uint8Array(await response.arrayBuffer());
+    bytes = await response.bytes();
   } catch (error) {
     const failure = classifyFailure(
       error,
@@ -375,7 +378,55 @@ async function forwardAndSettle(
     ttftMs: null,
     error: null,
   });
-  return reply.code(response.status).header('content-type', contentType).send(Buffer.from(bytes));
+  return reply.code(response.status).header('content-type', contentType).send(bytes);
+}
+
+/**
+ * The upstream call: the provider prepares it (URL, credentials, headers, body) and the relay sends
+ * it on node:http; a provider that post-processes responses is called through its own client.
+ */
+async function callUpstream(
+  ctx: CallContext,
+  payload: Record<string, unknown>,
+  signal: AbortSignal,
+): Promise<UpstreamAnswer> {
+  const { provider } = ctx.resolved;
+  const init = { signal, headers: { 'x-request-id': ctx.request.id } };
+  const path = ctx.endpoint === 'chat.completions' ? 'chat/completions' : 'completions';
+  const prepared = provider.prepareCall?.(path, payload, init) ?? null;
+  if (!prepared) {
+    return answerFromResponse(
+      ctx.endpoint === 'chat.completions'
+        ? await provider.chatCompletions(payload, init)
+        : await provider.completions(payload, init),
+    );
+  }
+  // The provider's response-header timeout, if it has one (the body may stream longer).
+  let timedOut = false;
+  let timer: NodeJS.Timeout | undefined;
+  let sendSignal = signal;
+  if (prepared.timeoutMs !== undefined) {
+    const headersDeadline = new AbortController();
+    timer = setTimeout(() => {
+      timedOut = true;
+      headersDeadline.abort(new DOMException('upstream response timed out', 'TimeoutError'));
+    }, prepared.timeoutMs);
+    sendSignal = AbortSignal.any([signal, headersDeadline.signal]);
+  }
+  try {
+    const message = await relayClient.send(prepared.url, {
+      method: prepared.method,
+      headers: prepared.headers,
+      body: prepared.body,
+      signal: sendSignal,
+    });
+    return answerFromMessage(message);
+  } catch (error) {
+    if (signal.aborted) throw error;
+    throw prepared.failure(error, timedOut);
+  } finally {
+    if (timer !== undefined) clearTimeout(timer);
+  }
 }
 
 function classifyFailure(
@@ -423,7 +474,7 @@ function classifyFailure(
 async function relayStream(
   ctx: CallContext,
   reply: FastifyReply,
-  response: Response,
+  response: UpstreamAnswer,
   contentType: string,
   countedPrompt: number,
   deadline: AbortSignal,
@@ -440,14 +491,11 @@ async function relayStream(
   raw.flushHeaders();
   const meter = new StreamMeter();
   const decoder = new SSEDecoder();
-  const reader = (response.body as ReadableStream<Uint8Array>).getReader();
   let status: UsageStatus = 'ok';
   let httpStatus = response.status;
   let error: string | null = null;
   try {
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
+    for await (const value of response.chunks()) {
       const now = performance.now();
       for (const event of decoder.push(value)) meter.onEvent(event, now);
       if (!raw.write(value)) {
@@ -466,7 +514,7 @@ async function relayStream(
     for (const event of decoder.end()) meter.onEvent(event, performance.now());
     if (!meter.done) status = 'incomplete';
   } catch (cause) {
-    await reader.cancel().catch(() => undefined);
+    // Leaving the loop by an exception closed the upstream response.
     if (clientGone.aborted || raw.destroyed) {
       status = 'client_closed';
       httpStatus = 499;

@@ -1,4 +1,8 @@
-import { createOpenAICompatibleProvider, createProviderRegistry } from '@cascadia/providers';
+import {
+  createOpenAICompatibleProvider,
+  createProviderRegistry,
+  type ProviderRegistry,
+} from '@cascadia/providers';
 import type { FastifyInstance } from 'fastify';
 import type { DestinationStream } from 'pino';
 import { buildApp } from '../../src/app.js';
@@ -42,12 +46,17 @@ export async function priceTestModels(store: GatewayStore): Promise<void> {
 export async function testApp(
   db: TestDatabase,
   upstream: MockUpstream,
-  options: { settings?: Partial<GatewaySettings>; logStream?: DestinationStream; store?: GatewayStore } = {},
+  options: {
+    settings?: Partial<GatewaySettings>;
+    logStream?: DestinationStream;
+    store?: GatewayStore;
+    registry?: ProviderRegistry;
+  } = {},
 ): Promise<{ app: FastifyInstance; store: GatewayStore }> {
   const store = options.store ?? (await openStore(db.url, db.pg));
   const app = await buildApp({
     store,
-    registry: testRegistry(upstream),
+    registry: options.registry ?? testRegistry(upstream),
     masterKey: MASTER_KEY,
     settings: { defaultMaxTokens: 16, ...options.settings },
     log: options.logStream ? { level: 'debug', stream: options.logStream } : false,
