@@ -100,7 +100,9 @@ export class Generator {
             finishReason = 'length';
             break;
           }
-          token = await session.forward(Int32Array.of(token), position);
+          // The next step goes out before this token's text goes to the client: the client write
+          // (and waking its reader) then overlaps the nodes' compute instead of delaying every step.
+          token = await session.forward(Int32Array.of(token), position, () => stream.release());
           position++;
         }
         stream.flush(generated);
@@ -181,7 +183,10 @@ export class TextEmitter {
     this.maxStop = Math.max(0, ...stops.map((s) => s.length));
   }
 
-  /** Returns true when a stop sequence was reached (the text is final). */
+  /**
+   * Takes the tokens so far; returns true when a stop sequence was reached (the text is final). The
+   * new text is held until release() or flush(), so the caller can send the next step first.
+   */
   push(ids: number[]): boolean {
     // Control tokens (<|im_start|>…) are not text: clients get what the model said, not its markup.
     const full = this.tokenizer.decode(ids, { skipSpecial: true });
@@ -190,7 +195,6 @@ export class TextEmitter {
       if (at >= 0) {
         this.stopped = true;
         this.text = full.slice(0, at);
-        this.emit();
         return true;
       }
     }
@@ -205,14 +209,17 @@ export class TextEmitter {
       }
     }
     this.text = full.slice(0, Math.max(safe, this.emitted));
-    this.emit();
     return false;
   }
 
-  /** At the end of generation: release whatever was held back (no stop sequence completed). */
+  /** Sends the text that push() made safe to show. */
+  release(): void {
+    this.emit();
+  }
+
+  /** At the end of generation: sends the rest (cut at the stop sequence if one completed). */
   flush(ids: number[]): void {
-    if (this.stopped) return;
-    this.text = this.tokenizer.decode(ids, { skipSpecial: true });
+    if (!this.stopped) this.text = this.tokenizer.decode(ids, { skipSpecial: true });
     this.emit();
   }
 

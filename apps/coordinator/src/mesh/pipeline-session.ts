@@ -132,8 +132,11 @@ export class PipelineSession {
     );
   }
 
-  /** Runs `tokens` at `position` through the pipeline; resolves with the token the last stage sampled. */
-  async forward(tokens: Int32Array, position: number): Promise<number> {
+  /**
+   * Runs `tokens` at `position` through the pipeline; resolves with the token the last stage sampled.
+   * `onSent` runs once the step is on its way to the first stage (work that can overlap the step).
+   */
+  async forward(tokens: Int32Array, position: number, onSent?: () => void): Promise<number> {
     if (this.failure) throw this.failure;
     const step = ++this.step;
     const last = this.stages[this.stages.length - 1]!;
@@ -150,6 +153,7 @@ export class PipelineSession {
       },
       tokens,
     );
+    onSent?.();
     const frame = await reply;
     const token = frame.kind === PayloadKind.TokensI32 ? payloadI32(frame)[0] : undefined;
     if (token === undefined)
