@@ -331,7 +331,7 @@ export class StageServer {
         }
         s.sampling.generated.push(token);
         const bytes = Int32Array.of(token);
-        s.outputHash.update(new Uint8Array(bytes.buffer));
+        // Send first, hash after: the digest does not depend on the order, the next step's latency does.
         s.control.send(
           {
             type: FrameType.Token,
@@ -343,6 +343,7 @@ export class StageServer {
           },
           bytes,
         );
+        s.outputHash.update(new Uint8Array(bytes.buffer));
         return;
       }
       const next = s.next;
@@ -357,7 +358,6 @@ export class StageServer {
         return;
       }
       const bytes = new Uint8Array(out.hidden.buffer, out.hidden.byteOffset, out.hidden.byteLength);
-      s.outputHash.update(bytes);
       try {
         const down = await this.downstreamConnection(next);
         down.send(
@@ -372,6 +372,7 @@ export class StageServer {
           },
           bytes,
         );
+        s.outputHash.update(bytes);
       } catch (error) {
         this.sendError(
           s.control,
