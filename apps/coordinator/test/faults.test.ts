@@ -109,7 +109,10 @@ describe('faults', () => {
     fleet.coordinator = restarted;
     expect(restarted.mesh.identity.publicKey).toBe(before.publicKey);
     const deadline = Date.now() + 10_000;
-    while (restarted.mesh.fleet.route('arith') === null && Date.now() < deadline)
+    // Nodes find out at their next heartbeat (refused by the new process) and join again.
+    const nodes = fleet.nodes;
+    const rejoined = () => nodes.every((n, i) => n.agent.joins > joinsBefore[i]!);
+    while ((restarted.mesh.fleet.route('arith') === null || !rejoined()) && Date.now() < deadline)
       await new Promise((r) => setTimeout(r, 50));
     expect(restarted.mesh.fleet.requireRoute('arith').map((n) => n.node_id)).toEqual(
       fleet.nodes.map((n) => n.nodeId),
