@@ -5,7 +5,8 @@
  *     and the per-token overhead of the extra hop;
  *  3. time to first token;
  *  4. aggregate tokens/s at 1, 2, 4 and 8 concurrent streams.
- * Env: BENCH_MAX_TOKENS (default 64), BENCH_THREADS (threads per node, default 1), SMOLLM2_GGUF.
+ * Env: BENCH_MAX_TOKENS (default 64), BENCH_THREADS (threads per node, default 1), BENCH_RUNS
+ * (alternating one-node / pipeline decode runs, default 6), SMOLLM2_GGUF.
  * Runs the built code (dist/), so `pnpm build` first (turbo's bench task does).
  */
 
@@ -28,6 +29,7 @@ import { startCoordinator } from '../dist/server.js';
 const CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
 const MAX_TOKENS = Number(process.env.BENCH_MAX_TOKENS ?? 64);
 const THREADS = Number(process.env.BENCH_THREADS ?? 1);
+const RUNS = Number(process.env.BENCH_RUNS ?? 6);
 const TOKEN = 'bench-join-token-0123456789abcdef';
 const children: ChildProcess[] = [];
 
@@ -85,6 +87,8 @@ interface StreamStats {
   decodeTps: number;
   tokens: number;
   totalMs: number;
+  /** Time between consecutive streamed tokens, ms. */
+  intervals: number[];
 }
 
 const PROMPTS = [
@@ -116,6 +120,7 @@ async function stream(url: string, prompt: string): Promise<StreamStats> {
   let first = 0;
   let last = 0;
   let tokens = 0;
+  const intervals: number[] = [];
   let buffer = '';
   const decoder = new TextDecoder();
   for await (const part of res.body) {
@@ -132,8 +137,10 @@ async function stream(url: string, prompt: string): Promise<StreamStats> {
         usage?: { completion_tokens: number };
       };
       if (json.choices[0]?.delta?.content) {
-        if (!first) first = performance.now();
-        last = performance.now();
+        const now = performance.now();
+        if (first) intervals.push(now - last);
+        else first = now;
+        last = now;
       }
       if (json.usage) tokens = json.usage.completion_tokens;
     }
@@ -143,6 +150,7 @@ async function stream(url: string, prompt: string): Promise<StreamStats> {
     decodeTps: tokens > 1 ? (tokens - 1) / ((last - first) / 1000) : 0,
     tokens,
     totalMs: performance.now() - started,
+    intervals,
   };
 }
 
@@ -314,20 +322,27 @@ async function main() {
     const single = await mesh(shards1, path.join(dir, 'single'));
     const pipeline = await mesh(shards2, path.join(dir, 'pipeline'));
     for (const url of [single, pipeline]) await stream(url, 'Hello'); // warm up
-    const runs = 3;
+    // Alternating runs, so that both configurations see the same background load; the per-token
+    // figure is the median of every token interval (a preempted step moves a mean, not a median).
+    const runs = RUNS;
     const s1: StreamStats[] = [];
     const s2: StreamStats[] = [];
     for (let i = 0; i < runs; i++) {
-      s1.push(await stream(single, PROMPTS[0]!));
-      s2.push(await stream(pipeline, PROMPTS[0]!));
+      s1.push(await stream(single, PROMPTS[i % PROMPTS.length]!));
+      s2.push(await stream(pipeline, PROMPTS[i % PROMPTS.length]!));
     }
     const tps1 = median(s1.map((s) => s.decodeTps));
     const tps2 = median(s2.map((s) => s.decodeTps));
+    const step1 = median(s1.flatMap((s) => s.intervals));
+    const step2 = median(s2.flatMap((s) => s.intervals));
     line(
-      `SmolLM2-135M decode, one stream: one node ${tps1.toFixed(1)} tok/s, two-node pipeline ${tps2.toFixed(1)} tok/s`,
+      `SmolLM2-135M decode, one stream (${runs} alternating runs): one node ${tps1.toFixed(1)} tok/s, two-node pipeline ${tps2.toFixed(1)} tok/s`,
     );
     line(
-      `  per-token overhead of the extra hop: ${(1000 / tps2 - 1000 / tps1).toFixed(3)} ms (${(1000 / tps1).toFixed(2)} -> ${(1000 / tps2).toFixed(2)} ms/token)`,
+      `  median time per token: one node ${step1.toFixed(2)} ms, pipeline ${step2.toFixed(2)} ms -> per-token overhead of the extra hop ${(step2 - step1).toFixed(3)} ms`,
+    );
+    line(
+      `  (from the tok/s above: ${(1000 / tps2 - 1000 / tps1).toFixed(3)} ms, ${(1000 / tps1).toFixed(2)} -> ${(1000 / tps2).toFixed(2)} ms/token)`,
     );
     line(
       `  time to first token (median of ${runs}): one node ${median(s1.map((s) => s.ttftMs)).toFixed(1)} ms, pipeline ${median(s2.map((s) => s.ttftMs)).toFixed(1)} ms`,
