@@ -21,9 +21,12 @@ export async function serve(options: ServeOptions = {}): Promise<FastifyInstance
   const env = process.env;
   const config = await loadGatewayConfig(options.configPath ?? env.GATEWAY_CONFIG);
   const registry = registryFromConfig(config);
-  const store = await openStore(options.databaseUrl ?? env.DATABASE_URL ?? DEFAULT_DATABASE_URL, {
-    schema: env.GATEWAY_PG_SCHEMA,
-  });
+  // Serving: on SQLite this process takes the file's serving lock and holds reservations in memory.
+  const store = await openStore(
+    options.databaseUrl ?? env.DATABASE_URL ?? DEFAULT_DATABASE_URL,
+    { schema: env.GATEWAY_PG_SCHEMA },
+    { serving: true },
+  );
   await bootstrapStore(store, config);
   const masterKey = options.masterKey !== undefined ? options.masterKey : env.GATEWAY_MASTER_KEY || null;
   // Log lines are buffered (up to 4 KiB, written off the event loop) and flushed at least every

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { usdToNano } from '../src/money.js';
 import { nextResetAt } from '../src/store/budget-period.js';
-import { type GatewayStore, openStore, type SettleRequest } from '../src/store/index.js';
+import { DatabaseInUseError, type GatewayStore, openStore, type SettleRequest } from '../src/store/index.js';
 import { hashKeySecret, KEY_PREFIX } from '../src/store/key-secrets.js';
 import { DIALECTS, skipDialect, type TestDatabase, testDatabase } from './helpers/databases.js';
 
@@ -28,14 +28,23 @@ function settleRow(over: Partial<SettleRequest['row']> = {}): SettleRequest['row
   };
 }
 
-describe.each(DIALECTS)('store on %s', (dialect) => {
-  describe.skipIf(skipDialect(dialect))(dialect, () => {
+/**
+ * Every dialect as an admin tool opens it, plus SQLite as the serving gateway opens it (reservations
+ * held in the process's memory, README "The budget rule"): the same budget rules hold for each.
+ */
+const VARIANTS = [
+  ...DIALECTS.map((dialect) => ({ name: dialect, dialect, serving: false })),
+  { name: 'sqlite, serving (reservations in memory)', dialect: 'sqlite' as const, serving: true },
+];
+
+describe.each(VARIANTS)('store on $name', ({ name, dialect, serving }) => {
+  describe.skipIf(skipDialect(dialect))(name, () => {
     let db: TestDatabase;
     let store: GatewayStore;
 
     beforeEach(async () => {
       db = testDatabase(dialect);
-      store = await openStore(db.url, db.pg);
+      store = await openStore(db.url, db.pg, { serving });
     });
     afterEach(async () => {
       await store.close();
@@ -238,5 +247,65 @@ describe.each(DIALECTS)('store on %s', (dialect) => {
       });
       expect(daily.reduce((s, p) => s + p.requests, 0)).toBe(7);
     });
+  });
+});
+
+describe('the serving store on SQLite', () => {
+  let db: TestDatabase;
+  beforeEach(() => {
+    db = testDatabase('sqlite');
+  });
+  afterEach(async () => {
+    await db.cleanup();
+  });
+
+  it('holds reservations in memory only, is the one serving store of its file, and leaves nothing behind when it goes', async () => {
+    const serving = await openStore(db.url, {}, { serving: true });
+    const admin = await openStore(db.url);
+    try {
+      const { key } = await admin.createKey({ alias: 'k', budget: { maxNusd: 1000 } });
+      expect(
+        await serving.reserve({ id: 'r1', keyId: key.id, ownerId: null, amountNusd: 700, ttlMs: 60_000 }),
+      ).toEqual({ ok: true });
+      // The serving process counts it; the database (what other processes see) holds none.
+      expect((await serving.getKey(key.id))?.budget.reservedNusd).toBe(700);
+      expect((await admin.getKey(key.id))?.budget.reservedNusd).toBe(0);
+      // A limit lowered by an admin process applies to the next admission.
+      await admin.setKeyBudget(key.id, { maxNusd: 800 });
+      expect(
+        await serving.reserve({ id: 'r2', keyId: key.id, ownerId: null, amountNusd: 200, ttlMs: 60_000 }),
+      ).toMatchObject({ ok: false, scope: 'key', budget: { maxNusd: 800, spentNusd: 0, reservedNusd: 700 } });
+
+      await expect(openStore(db.url, {}, { serving: true })).rejects.toThrow(DatabaseInUseError);
+      await expect(openStore(db.url, {}, { serving: true })).rejects.toThrow(/already serving/);
+
+      await serving.settle({
+        reservationId: 'r1',
+        keyId: key.id,
+        ownerId: null,
+        costNusd: 300,
+        row: settleRow(),
+      });
+      expect((await serving.getKey(key.id))?.budget).toMatchObject({ spentNusd: 300, reservedNusd: 0 });
+      expect((await admin.getKey(key.id))?.budget).toMatchObject({ spentNusd: 300, reservedNusd: 0 });
+
+      // A reservation still held when the process goes (crash or stop) is gone with it.
+      expect(
+        await serving.reserve({ id: 'r3', keyId: key.id, ownerId: null, amountNusd: 500, ttlMs: 60_000 }),
+      ).toEqual({ ok: true });
+    } finally {
+      await serving.close();
+    }
+    const next = await openStore(db.url, {}, { serving: true });
+    try {
+      const [key] = await next.listKeys();
+      expect(key?.budget).toMatchObject({ spentNusd: 300, reservedNusd: 0 });
+      expect(
+        await next.reserve({ id: 'r4', keyId: key!.id, ownerId: null, amountNusd: 500, ttlMs: 60_000 }),
+      ).toEqual({ ok: true });
+    } finally {
+      await next.close();
+      await admin.close();
+    }
   });
 });

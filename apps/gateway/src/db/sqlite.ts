@@ -89,7 +89,18 @@ interface PendingTransaction {
   reject: (error: unknown) => void;
 }
 
-class SqliteDatabase implements Database {
+/** What the serving ledger needs beyond `Database`: reads that run now, synchronously. */
+export interface SqliteDatabase extends Database {
+  readonly dialect: 'sqlite';
+  /**
+   * Runs a read immediately, without waiting for the statement queue, so the caller can combine it
+   * with in-memory state in one synchronous step. Inside a batch being committed it sees that
+   * batch's writes (for budgets: settled spend not yet durable, which only over-counts).
+   */
+  readNow<T extends Row = Row>(query: Query, values?: Values): T[];
+}
+
+class BetterSqliteDatabase implements SqliteDatabase {
   readonly dialect = 'sqlite' as const;
   private readonly lock = new AsyncLock();
   private readonly inner: SqliteExecutor;
@@ -121,6 +132,10 @@ class SqliteDatabase implements Database {
 
   all<T extends Row = Row>(query: Query, values?: Values): Promise<T[]> {
     return this.lock.run(() => this.statements.all<T>(query, values));
+  }
+
+  readNow<T extends Row = Row>(query: Query, values?: Values): T[] {
+    return this.statements.all<T>(query, values);
   }
 
   run(query: Query, values?: Values): Promise<number> {
@@ -186,7 +201,7 @@ class SqliteDatabase implements Database {
 }
 
 /** Opens (creating on first start) the SQLite file in WAL mode and applies pending migrations. */
-export function openSqlite(path: string): Database {
+export function openSqlite(path: string): SqliteDatabase {
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
   const client = new BetterSqlite3(path);
   client.pragma('journal_mode = WAL');
@@ -208,7 +223,7 @@ export function openSqlite(path: string): Database {
   // is bounded by one batch's pages (a few MB at most) and dropped at its commit.
   client.pragma('temp_store = MEMORY');
   migrateSqlite(client);
-  if (path === ':memory:') return new SqliteDatabase(client, path);
+  if (path === ':memory:') return new BetterSqliteDatabase(client, path);
   // Checkpoints run on a worker (wal-checkpointer.ts). This connection keeps a far backstop (about
   // 40 MB of WAL) in case the worker falls behind, and takes over fully if the worker dies; the
   // WAL file is truncated back to 64 MiB after it has been reset.
@@ -221,5 +236,5 @@ export function openSqlite(path: string): Database {
       if (client.open) client.pragma('wal_autocheckpoint = 1000');
     },
   });
-  return new SqliteDatabase(client, path, checkpointer);
+  return new BetterSqliteDatabase(client, path, checkpointer);
 }

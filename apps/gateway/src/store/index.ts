@@ -1,35 +1,57 @@
 import type { Database } from '../db/database.js';
 import { openDatabase } from '../db/open.js';
 import type { PostgresOptions } from '../db/postgres.js';
+import { acquireServeLock, type ServeLock } from '../db/serve-lock.js';
+import type { SqliteDatabase } from '../db/sqlite.js';
+import { MemoryReservations } from './memory-reservations.js';
 import { SqlKeyStore } from './sql-keys.js';
 import { SqlLedgerStore } from './sql-ledger.js';
 import { SqlOwnerStore } from './sql-owners.js';
 import { SqlPricingStore } from './sql-pricing.js';
-import type { GatewayStore } from './types.js';
+import { ServingSqliteLedgerStore } from './sqlite-serving-ledger.js';
+import type { BudgetState, GatewayStore, LedgerStore } from './types.js';
 
+export { DatabaseInUseError } from '../db/serve-lock.js';
 export * from './types.js';
 
 /** The gateway's storage over either database; the same code runs on SQLite and PostgreSQL. */
 export function createStore(db: Database): GatewayStore {
+  return assembleStore(db, new SqlLedgerStore(db), null, async () => db.close());
+}
+
+function assembleStore(
+  db: Database,
+  ledger: LedgerStore,
+  held: MemoryReservations | null,
+  close: () => Promise<void>,
+): GatewayStore {
   const keys = new SqlKeyStore(db);
   const owners = new SqlOwnerStore(db);
   const pricing = new SqlPricingStore(db);
-  const ledger = new SqlLedgerStore(db);
+  // Budgets as this process sees them: reservations held in memory count as reserved.
+  const budget = (scope: 'key' | 'owner', id: string, state: BudgetState): BudgetState =>
+    held ? { ...state, reservedNusd: state.reservedNusd + held.reserved(scope, id) } : state;
+  const key = <T extends { id: string; budget: BudgetState } | null>(record: T): T =>
+    record && held ? { ...record, budget: budget('key', record.id, record.budget) } : record;
+  const owner = <T extends { id: string; budget: BudgetState } | null>(record: T): T =>
+    record && held ? { ...record, budget: budget('owner', record.id, record.budget) } : record;
+  const withKey = <T extends { key: { id: string; budget: BudgetState } } | null>(result: T): T =>
+    result && held ? { ...result, key: key(result.key) } : result;
   return {
     dialect: db.dialect,
-    createKey: (input) => keys.createKey(input),
-    getKey: (id) => keys.getKey(id),
-    findKeyBySecret: (secret, now) => keys.findKeyBySecret(secret, now),
-    listKeys: (filter) => keys.listKeys(filter),
-    updateKey: (id, patch) => keys.updateKey(id, patch),
-    revokeKey: (id) => keys.revokeKey(id),
-    rotateKey: (id, grace) => keys.rotateKey(id, grace),
-    setKeyBudget: (id, budget) => keys.setKeyBudget(id, budget),
-    createOwner: (input) => owners.createOwner(input),
-    upsertOwner: (input) => owners.upsertOwner(input),
-    getOwner: (id) => owners.getOwner(id),
-    listOwners: () => owners.listOwners(),
-    setOwnerBudget: (id, budget) => owners.setOwnerBudget(id, budget),
+    createKey: async (input) => withKey(await keys.createKey(input)),
+    getKey: async (id) => key(await keys.getKey(id)),
+    findKeyBySecret: async (secret, now) => key(await keys.findKeyBySecret(secret, now)),
+    listKeys: async (filter) => (await keys.listKeys(filter)).map(key),
+    updateKey: async (id, patch) => key(await keys.updateKey(id, patch)),
+    revokeKey: async (id) => key(await keys.revokeKey(id)),
+    rotateKey: async (id, grace) => withKey(await keys.rotateKey(id, grace)),
+    setKeyBudget: async (id, input) => key(await keys.setKeyBudget(id, input)),
+    createOwner: async (input) => owner(await owners.createOwner(input)),
+    upsertOwner: async (input) => owner(await owners.upsertOwner(input)),
+    getOwner: async (id) => owner(await owners.getOwner(id)),
+    listOwners: async () => (await owners.listOwners()).map(owner),
+    setOwnerBudget: async (id, input) => owner(await owners.setOwnerBudget(id, input)),
     setPrice: (price) => pricing.setPrice(price),
     listPrices: (model) => pricing.listPrices(model),
     reserve: (request) => ledger.reserve(request),
@@ -38,11 +60,48 @@ export function createStore(db: Database): GatewayStore {
     listUsage: (query) => ledger.listUsage(query),
     summarizeUsage: (query) => ledger.summarizeUsage(query),
     usageSeries: (query) => ledger.usageSeries(query),
-    close: () => db.close(),
+    close,
   };
 }
 
+/**
+ * The store of the one gateway process serving a SQLite file: takes the file's serving lock (a
+ * second serving process fails with DatabaseInUseError; admin stores do not take it) and keeps
+ * budget reservations in memory.
+ */
+function createServingSqliteStore(db: SqliteDatabase, lock: ServeLock | null): GatewayStore {
+  const held = new MemoryReservations();
+  return assembleStore(db, new ServingSqliteLedgerStore(db, held), held, async () => {
+    try {
+      await db.close();
+    } finally {
+      lock?.release();
+    }
+  });
+}
+
+export interface StoreOptions {
+  /**
+   * This process serves calls. On SQLite it must be the only one for the file (enforced) and keeps
+   * budget reservations in memory; on PostgreSQL replicas share reservations in the database.
+   */
+  serving?: boolean;
+}
+
 /** Opens the database named by `url` (SQLite file by default), migrates it and returns the store. */
-export async function openStore(url?: string, pg?: PostgresOptions): Promise<GatewayStore> {
-  return createStore(await openDatabase(url, pg));
+export async function openStore(
+  url?: string,
+  pg?: PostgresOptions,
+  options: StoreOptions = {},
+): Promise<GatewayStore> {
+  const db = await openDatabase(url, pg);
+  if (!options.serving || db.dialect !== 'sqlite') return createStore(db);
+  let lock: ServeLock | null = null;
+  try {
+    if (db.location !== ':memory:') lock = acquireServeLock(db.location);
+  } catch (error) {
+    await db.close();
+    throw error;
+  }
+  return createServingSqliteStore(db as SqliteDatabase, lock);
 }

@@ -1,4 +1,4 @@
-import { type Database, num, statement } from '../db/database.js';
+import { type Database, num, type SqlExecutor, statement } from '../db/database.js';
 import { type SQL, sql } from '../db/sql.js';
 import { nextResetAt } from './budget-period.js';
 import { jsonOrNull, keyFromRow, ownerFromRow, usageFromRow } from './rows.js';
@@ -17,7 +17,7 @@ import type {
 const HOUR_MS = 3_600_000;
 const DAY_MS = 86_400_000;
 
-type BudgetTable = 'keys' | 'owners';
+export type BudgetTable = 'keys' | 'owners';
 const p = sql.placeholder;
 
 /** Per table: the hot-path statements, written once (see Statement). */
@@ -42,7 +42,7 @@ function budgetStatements(table: BudgetTable) {
   };
 }
 
-const BUDGET = { keys: budgetStatements('keys'), owners: budgetStatements('owners') };
+export const BUDGET = { keys: budgetStatements('keys'), owners: budgetStatements('owners') };
 
 const INSERT_RESERVATION = statement(sql`
   INSERT INTO reservations (id, key_id, owner_id, amount_nusd, created_at, expires_at)
@@ -83,7 +83,7 @@ const UPSERT_DAILY = upsertRollup('usage_daily', 'day_start');
 /** Ranges at least this long are summarised from the daily roll-up (day resolution). */
 const DAILY_SUMMARY_MIN_RANGE_MS = 7 * DAY_MS;
 
-function rollValues(id: string, now: number) {
+export function rollValues(id: string, now: number) {
   return {
     id,
     now,
@@ -108,7 +108,7 @@ function decodeCursor(cursor: string): { createdAt: number; requestId: string } 
 }
 
 export class SqlLedgerStore implements LedgerStore {
-  constructor(private readonly db: Database) {}
+  constructor(protected readonly db: Database) {}
 
   async reserve(request: ReservationRequest): Promise<ReserveResult> {
     const now = request.now ?? Date.now();
@@ -147,51 +147,10 @@ export class SqlLedgerStore implements LedgerStore {
   }
 
   async settle(request: SettleRequest): Promise<void> {
-    const r = request.row;
-    const hourStart = Math.floor(r.createdAt / HOUR_MS) * HOUR_MS;
-    const isError = r.status === 'upstream_error' ? 1 : 0;
     await this.db.transaction(async (tx) => {
       // A reservation already reclaimed (expired) has nothing left to release; the charge still lands.
       const released = await tx.all(RELEASE_RESERVATION, { id: request.reservationId });
-      const release = released[0] ? num(released[0].amount_nusd) : 0;
-      const cost = request.costNusd;
-      await tx.run(BUDGET.keys.charge, { id: request.keyId, cost, release });
-      if (request.ownerId) await tx.run(BUDGET.owners.charge, { id: request.ownerId, cost, release });
-      await tx.run(INSERT_USAGE, {
-        requestId: request.reservationId,
-        createdAt: r.createdAt,
-        keyId: request.keyId,
-        ownerId: request.ownerId,
-        model: r.model,
-        provider: r.provider,
-        upstreamModel: r.upstreamModel,
-        endpoint: r.endpoint,
-        stream: r.stream ? 1 : 0,
-        promptTokens: r.promptTokens,
-        completionTokens: r.completionTokens,
-        cost,
-        reserved: r.reservedNusd,
-        latencyMs: r.latencyMs,
-        ttftMs: r.ttftMs,
-        status: r.status,
-        httpStatus: r.httpStatus,
-        meteredBy: r.meteredBy,
-        nodeIds: jsonOrNull(r.nodeIds),
-        receiptDigest: r.receiptDigest,
-        error: r.error,
-      });
-      const rollup = {
-        bucketStart: hourStart,
-        keyId: request.keyId,
-        model: r.model,
-        ownerId: request.ownerId,
-        errors: isError,
-        promptTokens: r.promptTokens,
-        completionTokens: r.completionTokens,
-        cost,
-      };
-      await tx.run(UPSERT_HOURLY, rollup);
-      await tx.run(UPSERT_DAILY, { ...rollup, bucketStart: Math.floor(r.createdAt / DAY_MS) * DAY_MS });
+      await writeSettlement(tx, request, released[0] ? num(released[0].amount_nusd) : 0);
     });
   }
 
@@ -301,6 +260,56 @@ export class SqlLedgerStore implements LedgerStore {
       costNusd: num(row.cost_nusd),
     }));
   }
+}
+
+/**
+ * The settlement's writes, inside the caller's transaction: `release` leaves the budgets'
+ * reserved column, the metered cost is charged, and the ledger row and both roll-ups are written.
+ */
+export async function writeSettlement(
+  tx: SqlExecutor,
+  request: SettleRequest,
+  release: number,
+): Promise<void> {
+  const r = request.row;
+  const cost = request.costNusd;
+  await tx.run(BUDGET.keys.charge, { id: request.keyId, cost, release });
+  if (request.ownerId) await tx.run(BUDGET.owners.charge, { id: request.ownerId, cost, release });
+  await tx.run(INSERT_USAGE, {
+    requestId: request.reservationId,
+    createdAt: r.createdAt,
+    keyId: request.keyId,
+    ownerId: request.ownerId,
+    model: r.model,
+    provider: r.provider,
+    upstreamModel: r.upstreamModel,
+    endpoint: r.endpoint,
+    stream: r.stream ? 1 : 0,
+    promptTokens: r.promptTokens,
+    completionTokens: r.completionTokens,
+    cost,
+    reserved: r.reservedNusd,
+    latencyMs: r.latencyMs,
+    ttftMs: r.ttftMs,
+    status: r.status,
+    httpStatus: r.httpStatus,
+    meteredBy: r.meteredBy,
+    nodeIds: jsonOrNull(r.nodeIds),
+    receiptDigest: r.receiptDigest,
+    error: r.error,
+  });
+  const rollup = {
+    bucketStart: Math.floor(r.createdAt / HOUR_MS) * HOUR_MS,
+    keyId: request.keyId,
+    model: r.model,
+    ownerId: request.ownerId,
+    errors: r.status === 'upstream_error' ? 1 : 0,
+    promptTokens: r.promptTokens,
+    completionTokens: r.completionTokens,
+    cost,
+  };
+  await tx.run(UPSERT_HOURLY, rollup);
+  await tx.run(UPSERT_DAILY, { ...rollup, bucketStart: Math.floor(r.createdAt / DAY_MS) * DAY_MS });
 }
 
 function groupColumn(groupBy: SummaryQuery['groupBy']): SQL {

@@ -53,7 +53,7 @@ export async function testApp(
     registry?: ProviderRegistry;
   } = {},
 ): Promise<{ app: FastifyInstance; store: GatewayStore }> {
-  const store = options.store ?? (await openStore(db.url, db.pg));
+  const store = options.store ?? (await openStore(db.url, db.pg, { serving: true }));
   const app = await buildApp({
     store,
     registry: options.registry ?? testRegistry(upstream),
