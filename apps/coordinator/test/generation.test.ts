@@ -121,6 +121,23 @@ describe('generation through the two-node pipeline', () => {
     expect(res.choices[0]!.message.content).toBe(full.slice(0, full.indexOf(stop)));
   });
 
+  it('streams text cut at a stop sequence, never any of the stop itself', async () => {
+    const full = greedy.choices[0]!.message.content;
+    const stop = full.slice(Math.floor(full.length / 2), Math.floor(full.length / 2) + 2);
+    const events = ssePayloads(
+      (await chat({ messages, temperature: 0, max_tokens: 12, stop: [stop], stream: true })).body,
+    );
+    const chunks = events.filter((e): e is Record<string, unknown> => e !== '[DONE]');
+    const text = chunks
+      .flatMap((c) => (c.choices as { delta: { content?: string } }[]).map((ch) => ch.delta.content ?? ''))
+      .join('');
+    expect(text).toBe(full.slice(0, full.indexOf(stop)));
+    const finish = chunks.flatMap((c) =>
+      (c.choices as { finish_reason: string | null }[]).map((ch) => ch.finish_reason),
+    );
+    expect(finish.filter(Boolean)).toEqual(['stop']);
+  });
+
   it('serves /v1/completions without the chat template', async () => {
     const res = await fleet.coordinator.app.inject({
       method: 'POST',

@@ -92,7 +92,8 @@ export class Generator {
             break;
           }
           generated.push(token);
-          if (stream.push(generated)) {
+          // Only stop sequences need the text before deciding on the next step.
+          if (stream.hasStops && stream.push(generated)) {
             finishReason = 'stop';
             break;
           }
@@ -100,9 +101,13 @@ export class Generator {
             finishReason = 'length';
             break;
           }
-          // The next step goes out before this token's text goes to the client: the client write
-          // (and waking its reader) then overlaps the nodes' compute instead of delaying every step.
-          token = await session.forward(Int32Array.of(token), position, () => stream.release());
+          // The next step goes out before this token's text is decoded (without stop sequences) and
+          // written to the client: detokenizing the whole text so far and the client write (and
+          // waking its reader) then overlap the nodes' compute instead of delaying every step.
+          token = await session.forward(Int32Array.of(token), position, () => {
+            if (!stream.hasStops) stream.push(generated);
+            stream.release();
+          });
           position++;
         }
         stream.flush(generated);
@@ -181,6 +186,10 @@ export class TextEmitter {
     private readonly onText?: (delta: string) => void,
   ) {
     this.maxStop = Math.max(0, ...stops.map((s) => s.length));
+  }
+
+  get hasStops(): boolean {
+    return this.stops.length > 0;
   }
 
   /**
