@@ -7,6 +7,7 @@ import type * as Engine from '@cascadia/engine';
 
 export type EngineModule = typeof Engine;
 export type Tokenizer = Engine.Tokenizer;
+export type StreamDecoder = ReturnType<Engine.Tokenizer['createStreamDecoder']>;
 export type ChatMessage = Engine.ChatMessage;
 export type Sampler = Engine.Sampler;
 export type SamplingParams = Engine.SamplingParams;

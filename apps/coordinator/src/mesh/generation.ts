@@ -4,7 +4,7 @@
  * incrementally (holding back partial UTF-8 and possible stop-sequence prefixes), and on a lost
  * node replay the whole prefix through a replacement route (Petals-style recovery).
  */
-import type { SamplingParams, Tokenizer } from './engine-binding.js';
+import type { SamplingParams, StreamDecoder, Tokenizer } from './engine-binding.js';
 import { MeshError } from './errors.js';
 import type { Fleet, FleetNode } from './fleet.js';
 import type { CoordinatorIdentity } from './node-link.js';
@@ -173,19 +173,27 @@ function abortError(signal: AbortSignal): MeshError {
 /**
  * Turns a growing token list into text deltas. Holds back a trailing partial UTF-8 character and
  * any suffix that could still become a stop sequence; cuts the text at the first stop sequence.
+ * Decodes incrementally (only the new tokens each step), so a long generation costs the same per
+ * token as a short one.
  */
 export class TextEmitter {
   text = '';
   private emitted = 0;
   private stopped = false;
   private readonly maxStop: number;
+  // Control tokens (<|im_start|>…) are not text: clients get what the model said, not its markup.
+  private readonly decoder: StreamDecoder;
+  /** Text of the tokens consumed so far, complete UTF-8 characters only. */
+  private decoded = '';
+  private consumed = 0;
 
   constructor(
-    private readonly tokenizer: Tokenizer,
+    tokenizer: Tokenizer,
     private readonly stops: string[],
     private readonly onText?: (delta: string) => void,
   ) {
     this.maxStop = Math.max(0, ...stops.map((s) => s.length));
+    this.decoder = tokenizer.createStreamDecoder({ skipSpecial: true });
   }
 
   get hasStops(): boolean {
@@ -193,12 +201,12 @@ export class TextEmitter {
   }
 
   /**
-   * Takes the tokens so far; returns true when a stop sequence was reached (the text is final). The
-   * new text is held until release() or flush(), so the caller can send the next step first.
+   * Takes the tokens so far (the same list, grown); returns true when a stop sequence was reached
+   * (the text is final). The new text is held until release() or flush(), so the caller can send
+   * the next step first.
    */
-  push(ids: number[]): boolean {
-    // Control tokens (<|im_start|>…) are not text: clients get what the model said, not its markup.
-    const full = this.tokenizer.decode(ids, { skipSpecial: true });
+  push(ids: readonly number[]): boolean {
+    const full = this.consume(ids);
     for (const stop of this.stops) {
       const at = full.indexOf(stop, Math.max(0, this.emitted - this.maxStop));
       if (at >= 0) {
@@ -207,7 +215,7 @@ export class TextEmitter {
         return true;
       }
     }
-    const end = full.endsWith('\uFFFD') ? full.length - 1 : full.length;
+    const end = full.length;
     let safe = end;
     for (const stop of this.stops) {
       for (let k = Math.min(stop.length - 1, end); k > 0; k--) {
@@ -227,9 +235,15 @@ export class TextEmitter {
   }
 
   /** At the end of generation: sends the rest (cut at the stop sequence if one completed). */
-  flush(ids: number[]): void {
-    if (!this.stopped) this.text = this.tokenizer.decode(ids, { skipSpecial: true });
+  flush(ids: readonly number[]): void {
+    if (!this.stopped) this.text = this.consume(ids) + this.decoder.flush();
     this.emit();
+  }
+
+  private consume(ids: readonly number[]): string {
+    for (; this.consumed < ids.length; this.consumed++)
+      this.decoded += this.decoder.push(ids[this.consumed]!);
+    return this.decoded;
   }
 
   private emit(): void {
