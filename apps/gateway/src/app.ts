@@ -1,6 +1,6 @@
 import type { ProviderRegistry } from '@cascadia/providers';
 import Fastify, { type FastifyInstance, LogController } from 'fastify';
-import type { DestinationStream, LoggerOptions } from 'pino';
+import pino, { type DestinationStream, type Logger, type LoggerOptions } from 'pino';
 import { corePlugin, newRequestId } from './plugins/core.js';
 import { virtualKeyAuthPlugin } from './plugins/virtual-key-auth.js';
 import { adminRoutes } from './routes/admin.js';
@@ -50,6 +50,17 @@ function loggerOptions(
   };
 }
 
+/**
+ * The logger of the per-call `call settled` lines: same level and destination as the app's, without
+ * the redaction pass, whose wildcard paths walked every line's object (the lines carry ids, the
+ * model, tokens, cost and timings, never credentials or request content).
+ */
+function callLogger(log: GatewayAppOptions['log']): Logger | null {
+  if (log === false) return null;
+  const options = { level: log?.level ?? 'info' };
+  return log?.stream ? pino(options, log.stream) : pino(options);
+}
+
 /** Builds the gateway (not listening): tests drive it with `inject` or `listen({ port: 0 })`. */
 export async function buildApp(options: GatewayAppOptions): Promise<FastifyInstance> {
   const settings = resolveSettings(options.settings);
@@ -58,10 +69,18 @@ export async function buildApp(options: GatewayAppOptions): Promise<FastifyInsta
     genReqId: () => newRequestId(),
     // One structured line per settled call is logged instead of Fastify's two per request (proxy/call.ts).
     logController: new LogController({ requestIdLogLabel: 'request_id', disableRequestLogging: true }),
+    // No child logger per request (a measurable cost per call): lines about a request carry its
+    // request_id explicitly.
+    childLoggerFactory: (logger) => logger,
     bodyLimit: settings.bodyLimitBytes,
     return503OnClosing: true,
   });
-  await app.register(corePlugin, { store: options.store, registry: options.registry, settings });
+  await app.register(corePlugin, {
+    store: options.store,
+    registry: options.registry,
+    settings,
+    callLog: callLogger(options.log),
+  });
   await app.register(virtualKeyAuthPlugin);
   await app.register(opsRoutes);
   await app.register(dataPlaneRoutes);

@@ -6,7 +6,7 @@ const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5
 export function createMetrics() {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'gateway_' });
-  return {
+  const metrics = {
     registry,
     requests: new Counter({
       name: 'gateway_requests_total',
@@ -75,6 +75,56 @@ export function createMetrics() {
       registers: [registry],
     }),
   };
+  return { ...metrics, perModel: perModelChildren(metrics) };
+}
+
+type Metrics = {
+  requests: Counter<'model' | 'status'>;
+  tokens: Counter<'model' | 'type'>;
+  cost: Counter<'model'>;
+  latency: Histogram<'model' | 'stream'>;
+  ttft: Histogram<'model'>;
+};
+
+/**
+ * The per-call metrics' labelled children, looked up once per model: resolving labels on every
+ * increment (hashing the label object) was a measurable cost per call. Models reaching these
+ * metrics are routed and priced ones only, so the cache stays small; a cap guards it anyway.
+ */
+function perModelChildren(metrics: Metrics) {
+  const children = (model: string) => ({
+    promptTokens: metrics.tokens.labels(model, 'prompt'),
+    completionTokens: metrics.tokens.labels(model, 'completion'),
+    cost: metrics.cost.labels(model),
+    latency: { stream: metrics.latency.labels(model, 'true'), plain: metrics.latency.labels(model, 'false') },
+    ttft: metrics.ttft.labels(model),
+    requests: new Map<number, { inc(value?: number): void }>(),
+  });
+  const cache = new Map<string, ReturnType<typeof children>>();
+  return (model: string) => {
+    let entry = cache.get(model);
+    if (!entry) {
+      if (cache.size >= 10_000) cache.clear();
+      entry = children(model);
+      cache.set(model, entry);
+    }
+    return entry;
+  };
+}
+
+/** The requests counter of a model and HTTP status, from the model's cached children. */
+export function requestsCounter(
+  metrics: GatewayMetrics,
+  model: string,
+  status: number,
+): { inc(value?: number): void } {
+  const byStatus = metrics.perModel(model).requests;
+  let counter = byStatus.get(status);
+  if (!counter) {
+    counter = metrics.requests.labels(model, String(status));
+    byStatus.set(status, counter);
+  }
+  return counter;
 }
 
 export type GatewayMetrics = ReturnType<typeof createMetrics>;

@@ -1,5 +1,6 @@
 // Fastify decorators of the gateway, typed by module augmentation.
 import type { ProviderRegistry } from '@cascadia/providers';
+import type { Logger } from 'pino';
 import type { GatewayMetrics } from './metrics.js';
 import type { PricingCache } from './pricing-cache.js';
 import type { RateLimiter } from './rate-limit.js';
@@ -14,6 +15,8 @@ declare module 'fastify' {
     metrics: GatewayMetrics;
     pricing: PricingCache;
     rateLimiter: RateLimiter;
+    /** The `call settled` lines' logger (null when logging is off). */
+    callLog: Logger | null;
     /** Verifies the virtual key of a data-plane request (preHandler). */
     authenticateKey: (request: FastifyRequest) => Promise<void>;
   }

@@ -2,6 +2,7 @@ import { randomFillSync } from 'node:crypto';
 import type { ProviderRegistry } from '@cascadia/providers';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
+import type { Logger } from 'pino';
 import { errors, GatewayError, sendError } from '../errors.js';
 import { createMetrics } from '../metrics.js';
 import { PricingCache } from '../pricing-cache.js';
@@ -11,6 +12,8 @@ import type { GatewayStore } from '../store/types.js';
 import '../types.js';
 
 export interface CoreOptions {
+  /** Where `call settled` lines go (null: not logged). */
+  callLog: Logger | null;
   store: GatewayStore;
   registry: ProviderRegistry;
   settings: GatewaySettings;
@@ -48,6 +51,7 @@ function randomSuffix(): string {
 export const corePlugin = fp<CoreOptions>(
   async (app: FastifyInstance, options) => {
     app.decorate('store', options.store);
+    app.decorate('callLog', options.callLog);
     app.decorate('registry', options.registry);
     app.decorate('settings', options.settings);
     app.decorate('metrics', createMetrics());
@@ -83,8 +87,9 @@ export const corePlugin = fp<CoreOptions>(
       );
     });
 
-    app.addHook('onRequest', async (request, reply) => {
+    app.addHook('onRequest', (request, reply, done) => {
       reply.header('x-request-id', request.id);
+      done();
     });
 
     app.setErrorHandler(
@@ -107,7 +112,7 @@ export const corePlugin = fp<CoreOptions>(
             errors.invalidRequest(error.message, null, error.code ?? 'invalid_request'),
           );
         }
-        request.log.error({ err: error }, 'unhandled error');
+        request.log.error({ err: error, request_id: request.id }, 'unhandled error');
         return sendError(
           reply,
           new GatewayError(

@@ -6,6 +6,7 @@ import { type ResolvedModel, UnknownModelError, UpstreamUnavailableError } from 
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { errors, GatewayError } from '../errors.js';
 import { estimateCall, requestedMaxTokens } from '../estimate.js';
+import { requestsCounter } from '../metrics.js';
 import { costNano, nanoToUsd, type Price } from '../money.js';
 import { isUnpricedAllowed } from '../settings.js';
 import type { KeyRecord, SettleRequest, UsageStatus } from '../store/types.js';
@@ -104,20 +105,21 @@ async function settle(ctx: CallContext, outcome: Outcome): Promise<void> {
       error: outcome.error,
     },
   });
-  const m = app.metrics;
   if (ctx.request.raw.destroyed || ctx.stream) {
     // Streams are hijacked (no onResponse hook), so they are counted here.
-    m.requests.inc({ model, status: String(outcome.httpStatus) });
+    requestsCounter(app.metrics, model, outcome.httpStatus).inc();
     ctx.request.requestCounted = true;
   }
-  if (prompt) m.tokens.inc({ model, type: 'prompt' }, prompt);
-  if (completion) m.tokens.inc({ model, type: 'completion' }, completion);
-  if (cost) m.cost.inc({ model }, nanoToUsd(cost));
-  m.latency.observe({ model, stream: String(ctx.stream) }, latencyMs / 1000);
-  if (outcome.ttftMs !== null) m.ttft.observe({ model }, outcome.ttftMs / 1000);
+  const m = app.metrics.perModel(model);
+  if (prompt) m.promptTokens.inc(prompt);
+  if (completion) m.completionTokens.inc(completion);
+  if (cost) m.cost.inc(nanoToUsd(cost));
+  (ctx.stream ? m.latency.stream : m.latency.plain).observe(latencyMs / 1000);
+  if (outcome.ttftMs !== null) m.ttft.observe(outcome.ttftMs / 1000);
   if (key.tpmLimit !== null) app.rateLimiter.recordTokens(key.id, prompt + completion);
-  ctx.request.log.info(
+  app.callLog?.info(
     {
+      request_id: ctx.request.id,
       key_id: key.id,
       model,
       provider: resolved.providerName,
@@ -531,7 +533,7 @@ async function relayStream(
     await settle(ctx, { status, httpStatus, metered: meter.result(countedPrompt), ttftMs, error });
   } catch (settleError) {
     ctx.request.log.error(
-      { err: settleError },
+      { err: settleError, request_id: ctx.request.id },
       'settling a streamed call failed; its reservation will expire',
     );
   }

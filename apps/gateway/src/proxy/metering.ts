@@ -1,8 +1,7 @@
 // Reading what a call produced from the upstream's response, without changing the response.
-import { createHash } from 'node:crypto';
 import type { SSEEvent } from '@cascadia/openai';
-import { canonicalize } from '@cascadia/receipts';
 import { approxTokens } from '../tokens.js';
+import { receiptDigest } from './receipt-digest.js';
 
 export interface Metered {
   promptTokens: number;
@@ -33,17 +32,10 @@ function readCascadia(value: unknown): { nodeIds: string[] | null; receiptDigest
     Array.isArray(block.node_ids) && block.node_ids.every((id) => typeof id === 'string')
       ? (block.node_ids as string[])
       : null;
-  let receiptDigest: string | null = null;
-  if (typeof block.receipt === 'object' && block.receipt !== null) {
-    try {
-      // The receipts package's sha256Hex over the canonical UTF-8 text, with Node's native hash (the
-      // portable one cost about 10 us per call on the hot path).
-      receiptDigest = createHash('sha256').update(canonicalize(block.receipt), 'utf8').digest('hex');
-    } catch {
-      receiptDigest = null; // not canonicalizable (e.g. non-finite number): recorded as absent
-    }
-  }
-  return { nodeIds, receiptDigest };
+  // Not canonicalizable (e.g. a lone surrogate): recorded as absent.
+  const digest =
+    typeof block.receipt === 'object' && block.receipt !== null ? receiptDigest(block.receipt) : null;
+  return { nodeIds, receiptDigest: digest };
 }
 
 /** Generated text carried by one choice (message or delta; content, reasoning, tool-call arguments). */

@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
+import { requestsCounter } from '../metrics.js';
 import { type Endpoint, handleCall, modelAllowed } from '../proxy/call.js';
 import { chatCompletionBody, completionBody, parseBody } from '../proxy/request-schemas.js';
 
@@ -30,14 +31,12 @@ export const dataPlaneRoutes = fp(
       return { object: 'list', data };
     });
 
-    app.addHook('onResponse', async (request, reply) => {
-      if (request.requestCounted || !request.url.startsWith('/v1/')) return;
-      if (
-        !request.routeOptions.url?.startsWith('/v1/chat') &&
-        !request.routeOptions.url?.startsWith('/v1/completions')
-      )
-        return;
-      app.metrics.requests.inc({ model: request.callModel ?? 'unknown', status: String(reply.statusCode) });
+    app.addHook('onResponse', (request, reply, done) => {
+      const route = request.routeOptions.url;
+      if (!request.requestCounted && (route === '/v1/chat/completions' || route === '/v1/completions')) {
+        requestsCounter(app.metrics, request.callModel ?? 'unknown', reply.statusCode).inc();
+      }
+      done();
     });
   },
   { name: 'data-plane', dependencies: ['gateway-core', 'virtual-key-auth'] },
