@@ -79,6 +79,8 @@ export class StageServer {
   private readonly downstream = new Map<string, Promise<FramedConnection>>();
   private readonly connections = new Set<FramedConnection>();
   private queue: Promise<void> = Promise.resolve();
+  /** Tasks enqueued and not finished (the running one included). */
+  private queued = 0;
   private readonly idleTimer: NodeJS.Timeout;
   private readonly maxSessions: number;
   readonly identity: ServerIdentity;
@@ -435,9 +437,17 @@ export class StageServer {
    * chain: one bad session must not stop the node serving the others.
    */
   private enqueue(task: () => Promise<void>): void {
-    this.queue = this.queue.then(task).catch((error: unknown) => {
-      this.log('stage task failed', { reason: (error as Error).message });
-    });
+    const run = () =>
+      task()
+        .catch((error: unknown) => {
+          this.log('stage task failed', { reason: (error as Error).message });
+        })
+        .finally(() => {
+          this.queued--;
+        });
+    // An idle node starts at once: going through the promise chain costs a step a few event-loop
+    // microtasks, and a pipeline pays that on every stage of every token.
+    this.queue = this.queued++ === 0 ? run() : this.queue.then(run);
   }
 
   private downstreamConnection(next: NextHop): Promise<FramedConnection> {
