@@ -14,6 +14,8 @@ const BARE_PROXY = fileURLToPath(new URL('./bare-proxy.ts', import.meta.url));
 const MASTER = 'bench-master-key';
 /** NODE_OPTIONS of infra/gateway/cascadia-gateway.service. */
 const UNIT_NODE_FLAGS = '--max-semi-space-size=2 --max-old-space-size=192';
+/** The unit's allocator setting (glibc arenas: one per thread by default, each keeping freed memory). */
+const UNIT_MALLOC_ARENA_MAX = '2';
 
 function waitForLine(child: ChildProcess, pattern: RegExp): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -102,8 +104,8 @@ export async function benchGatewayOverhead(options: OverheadOptions): Promise<vo
     // drained by this busy load generator would back up into the gateway's memory.
     const port = await freePort();
     const logFd = openSync(join(dir, 'gateway.log'), 'w');
-    // The systemd unit's heap flags by default (its NODE_OPTIONS), so the RSS figure is the deployed
-    // one; BENCH_GATEWAY_NODE_FLAGS='' runs with Node's defaults.
+    // The systemd unit's heap flags (its NODE_OPTIONS) and MALLOC_ARENA_MAX by default, so the RSS
+    // figure is the deployed one; BENCH_GATEWAY_NODE_FLAGS='' runs with Node's defaults.
     const nodeFlags = (process.env.BENCH_GATEWAY_NODE_FLAGS ?? UNIT_NODE_FLAGS).split(' ').filter(Boolean);
     const gateway = spawn(
       process.execPath,
@@ -111,6 +113,7 @@ export async function benchGatewayOverhead(options: OverheadOptions): Promise<vo
       {
         env: {
           ...process.env,
+          MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX ?? UNIT_MALLOC_ARENA_MAX,
           DATABASE_URL: `file:${join(dir, 'gateway.db')}`,
           GATEWAY_MASTER_KEY: MASTER,
           LOG_LEVEL: 'info',

@@ -1,4 +1,6 @@
-import { type OpenAIErrorBody, openAIErrorBody } from '@cascadia/openai';
+// Type-only: importing @cascadia/openai at run time loads its client and the `openai` SDK (about 7 MB
+// of heap in every process that routes calls), for an error body that is one object literal.
+import type { OpenAIErrorBody } from '@cascadia/openai';
 
 /**
  * Errors of this package. Each carries a stable `code`, the HTTP status a server should answer
@@ -28,7 +30,7 @@ export class ProviderError extends Error {
 
   /** The body to answer with, in the API's own error shape. */
   toErrorBody(): OpenAIErrorBody {
-    return openAIErrorBody(this.message, this.errorType, this.code, this.param);
+    return { error: { message: this.message, type: this.errorType, param: this.param, code: this.code } };
   }
 }
 

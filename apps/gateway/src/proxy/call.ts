@@ -1,7 +1,8 @@
 // One metered call: admit (auth already done), reserve, forward, relay, settle. Every path after a
 // successful reservation settles exactly once: charged to the metered cost, or refunded.
 import { performance } from 'node:perf_hooks';
-import { SSEDecoder } from '@cascadia/openai';
+// The SSE module alone: the package index also loads its client and the `openai` SDK.
+import { SSEDecoder } from '@cascadia/openai/sse';
 import { type ResolvedModel, UnknownModelError, UpstreamUnavailableError } from '@cascadia/providers';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { errors, GatewayError } from '../errors.js';
