@@ -46,5 +46,16 @@ describe.each(DIALECTS)('database layer on %s', (dialect) => {
       expect(Number(seen[0]?.v)).toBe(42);
       expect(await db.run(sql`DELETE FROM scratch WHERE id = ${'x'}`)).toBe(1);
     });
+
+    it('rolls back a transaction that throws when it runs alone, and the next one commits', async () => {
+      const failed = db.transaction(async (tx) => {
+        await tx.run(sql`INSERT INTO scratch (id, v) VALUES ('alone', 1)`);
+        throw new Error('alone fails');
+      });
+      await expect(failed).rejects.toThrow('alone fails');
+      expect(await db.all(sql`SELECT id FROM scratch`)).toHaveLength(0);
+      await db.transaction((tx) => tx.run(sql`INSERT INTO scratch (id, v) VALUES ('next', 2)`));
+      expect(await db.all(sql`SELECT id FROM scratch`)).toEqual([{ id: 'next' }]);
+    });
   });
 });

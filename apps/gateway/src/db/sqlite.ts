@@ -165,6 +165,22 @@ class BetterSqliteDatabase implements SqliteDatabase {
     this.flushScheduled = false;
     const batch = this.pending.splice(0);
     if (batch.length === 0) return;
+    const only = batch.length === 1 ? batch[0]! : null;
+    if (only) {
+      // Alone in its batch (one call at a time): a plain transaction, no savepoint to isolate it.
+      let value: unknown;
+      try {
+        this.begin.run();
+        value = await only.fn(this.inner);
+        this.commit.run();
+      } catch (error) {
+        if (this.client.inTransaction) this.rollback.run();
+        only.reject(error);
+        return;
+      }
+      only.resolve(value);
+      return;
+    }
     const outcomes: ({ ok: true; value: unknown } | { ok: false; error: unknown })[] = [];
     try {
       this.begin.run();
