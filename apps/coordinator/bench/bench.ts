@@ -11,7 +11,7 @@
  */
 
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -25,6 +25,7 @@ import { PipelineSession } from '../dist/mesh/pipeline-session.js';
 import type { StageRunner } from '../dist/mesh/types.js';
 import { runNode } from '../dist/node/run-node.js';
 import { startCoordinator } from '../dist/server.js';
+import { type StepBreakdown, stepBreakdown } from './step-breakdown.ts';
 
 const CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
 const MAX_TOKENS = Number(process.env.BENCH_MAX_TOKENS ?? 64);
@@ -33,9 +34,13 @@ const RUNS = Number(process.env.BENCH_RUNS ?? 6);
 const TOKEN = 'bench-join-token-0123456789abcdef';
 const children: ChildProcess[] = [];
 
-function spawnCli(args: string[]): Promise<string> {
+function spawnCli(args: string[], traceDir?: string): Promise<string> {
   const child = spawn(process.execPath, [CLI, ...args], {
-    env: { ...process.env, CASCADIA_JOIN_TOKEN: TOKEN },
+    env: {
+      ...process.env,
+      CASCADIA_JOIN_TOKEN: TOKEN,
+      ...(traceDir ? { CASCADIA_STEP_TRACE: traceDir } : {}),
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   children.push(child);
@@ -55,23 +60,32 @@ function spawnCli(args: string[]): Promise<string> {
   });
 }
 
+/** A coordinator and one node per shard; every process writes its step trace into `dataDir/trace`. */
 async function mesh(shardDirs: string[], dataDir: string): Promise<string> {
-  const url = await spawnCli(['coordinator', '--port', '0', '--data', dataDir, '--max-sessions', '64']);
+  const traceDir = path.join(dataDir, 'trace');
+  await mkdir(traceDir, { recursive: true });
+  const url = await spawnCli(
+    ['coordinator', '--port', '0', '--data', dataDir, '--max-sessions', '64'],
+    traceDir,
+  );
   await Promise.all(
     shardDirs.map((dir, i) =>
-      spawnCli([
-        'node',
-        '--coordinator',
-        url,
-        '--shard',
-        dir,
-        '--port',
-        '0',
-        '--threads',
-        String(THREADS),
-        '--key-file',
-        path.join(dataDir, `n${i}.key`),
-      ]),
+      spawnCli(
+        [
+          'node',
+          '--coordinator',
+          url,
+          '--shard',
+          dir,
+          '--port',
+          '0',
+          '--threads',
+          String(THREADS),
+          '--key-file',
+          path.join(dataDir, `n${i}.key`),
+        ],
+        traceDir,
+      ),
     ),
   );
   for (let i = 0; i < 200; i++) {
@@ -152,6 +166,21 @@ async function stream(url: string, prompt: string): Promise<StreamStats> {
     totalMs: performance.now() - started,
     intervals,
   };
+}
+
+const monotonicMs = () => Number(process.hrtime.bigint()) / 1e6;
+
+async function stopChildren(): Promise<void> {
+  await Promise.all(
+    children.splice(0).map(
+      (c) =>
+        new Promise<void>((resolve) => {
+          if (c.exitCode !== null || c.signalCode !== null) return resolve();
+          c.once('exit', () => resolve());
+          c.kill('SIGTERM');
+        }),
+    ),
+  );
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -327,10 +356,12 @@ async function main() {
     const runs = RUNS;
     const s1: StreamStats[] = [];
     const s2: StreamStats[] = [];
+    const traceFrom = monotonicMs();
     for (let i = 0; i < runs; i++) {
       s1.push(await stream(single, PROMPTS[i % PROMPTS.length]!));
       s2.push(await stream(pipeline, PROMPTS[i % PROMPTS.length]!));
     }
+    const traceTo = monotonicMs();
     const tps1 = median(s1.map((s) => s.decodeTps));
     const tps2 = median(s2.map((s) => s.decodeTps));
     const step1 = median(s1.flatMap((s) => s.intervals));
@@ -358,8 +389,25 @@ async function main() {
         `  ${String(n).padStart(7)} | ${a.tps.toFixed(1).padStart(8)} | ${b.tps.toFixed(1).padStart(17)} | ${(b.tps / base).toFixed(2)}x`,
       );
     }
+    // The processes write their step traces as they exit.
+    await stopChildren();
+    const oneNode = await stepBreakdown(path.join(dir, 'single', 'trace'), traceFrom, traceTo);
+    const twoNodes = await stepBreakdown(path.join(dir, 'pipeline', 'trace'), traceFrom, traceTo);
+    line(
+      `where a decode step's time goes (one-stream runs above; medians over ${oneNode.steps} / ${twoNodes.steps} steps, one clock shared by the processes):`,
+    );
+    line(
+      '  mesh      | step ms | compute | not compute | per hop (sent -> frame at next) | frame -> forward | forward -> sent',
+    );
+    const row = (name: string, b: StepBreakdown) =>
+      `  ${name.padEnd(9)} | ${b.total.toFixed(2).padStart(7)} | ${b.compute.toFixed(2).padStart(7)} | ${b.nonCompute.toFixed(3).padStart(11)} | ${`${b.hop.toFixed(3)} (${b.stages + 1} hops)`.padStart(31)} | ${b.dispatch.toFixed(3).padStart(16)} | ${b.output.toFixed(3).padStart(15)}`;
+    line(row('one node', oneNode));
+    line(row('pipeline', twoNodes));
+    line(
+      `  not-compute time added by the extra hop: ${(twoNodes.nonCompute - oneNode.nonCompute).toFixed(3)} ms per token; compute ${(twoNodes.compute - oneNode.compute).toFixed(3)} ms`,
+    );
   } finally {
-    for (const c of children) c.kill('SIGTERM');
+    await stopChildren();
     await rm(dir, { recursive: true, force: true });
   }
 }

@@ -14,6 +14,7 @@ import {
   parseJsonPayload,
   payloadI32,
 } from '../protocol/frames.js';
+import { traceStep } from '../step-trace.js';
 import { MeshError } from './errors.js';
 import type { CoordinatorIdentity, NodeLink } from './node-link.js';
 import type { NextHop, OpenSession, SessionSampling, SignedStage } from './types.js';
@@ -141,6 +142,7 @@ export class PipelineSession {
     const step = ++this.step;
     const last = this.stages[this.stages.length - 1]!;
     const reply = this.expect(last.link.target.nodeId, FrameType.Token, step, this.timeouts.stepMs);
+    traceStep('sent', this.session, step);
     await this.stages[0]!.link.send(
       {
         type: FrameType.Forward,

@@ -34,6 +34,7 @@ import {
   payloadI32,
   sessionKey,
 } from '../protocol/frames.js';
+import { traceStep } from '../step-trace.js';
 
 export interface StageServerOptions {
   runner: StageRunner;
@@ -309,8 +310,10 @@ export class StageServer {
     const run = async () => {
       if (!this.sessions.has(key)) return;
       let out: Awaited<ReturnType<StageRunner['forward']>>;
+      traceStep('forward_start', s.session, step);
       try {
         out = await this.opts.runner.forward(key, input, { position, length: count });
+        traceStep('forward_end', s.session, step);
       } catch (error) {
         this.sendError(s.control, s.session, step, 'forward_failed', (error as Error).message);
         return;
@@ -334,6 +337,7 @@ export class StageServer {
         s.sampling.generated.push(token);
         const bytes = Int32Array.of(token);
         // Send first, hash after: the digest does not depend on the order, the next step's latency does.
+        traceStep('sent', s.session, step);
         s.control.send(
           {
             type: FrameType.Token,
@@ -362,6 +366,7 @@ export class StageServer {
       const bytes = new Uint8Array(out.hidden.buffer, out.hidden.byteOffset, out.hidden.byteLength);
       try {
         const down = await this.downstreamConnection(next);
+        traceStep('sent', s.session, step);
         down.send(
           {
             type: FrameType.Forward,

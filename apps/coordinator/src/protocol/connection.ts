@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import { signMessage, verifyMessage } from '../auth/ed25519.js';
 import { checkTicket, handshakeMessage, type TicketClaims } from '../auth/tickets.js';
+import { stepTraceOn, traceStep } from '../step-trace.js';
 import {
   encodeFrame,
   type Frame,
@@ -87,6 +88,8 @@ export class FramedConnection {
         return;
       }
       for (const frame of frames) {
+        if (stepTraceOn && (frame.type === FrameType.Forward || frame.type === FrameType.Token))
+          traceStep('received', frame.session, frame.step);
         if (this.closed) return;
         if (this.frameHandler) this.frameHandler(frame);
         else this.pending.push(frame);
