@@ -61,6 +61,8 @@ export class HandshakeError extends Error {
   }
 }
 
+const SMALL_FRAME_BYTES = 16 * 1024;
+
 /** Frames in, frames out, over one socket. Decoding errors close the socket with a Reject frame. */
 export class FramedConnection {
   private readonly decoder: FrameDecoder;
@@ -113,7 +115,9 @@ export class FramedConnection {
     if (this.closed) return false;
     const parts = encodeFrame(header, payload);
     if (parts.length === 1) return this.socket.write(parts[0]!);
-    // cork/uncork coalesces header and tensor into one segment without concatenating them.
+    // Small frames (tokens, one position's hidden state) are copied into one buffer: one write is
+    // cheaper than Node's corked writev; large ones go out as two buffers in one segment.
+    if (parts[1]!.length <= SMALL_FRAME_BYTES) return this.socket.write(Buffer.concat(parts));
     this.socket.cork();
     this.socket.write(parts[0]!);
     const ok = this.socket.write(parts[1]!);
