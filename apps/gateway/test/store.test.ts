@@ -308,4 +308,67 @@ describe('the serving store on SQLite', () => {
       await admin.close();
     }
   });
+
+  it('settles concurrent calls in one batch with summed charges and roll-ups, and a bad one fails alone', async () => {
+    const serving = await openStore(db.url, {}, { serving: true });
+    try {
+      const owner = await serving.createOwner({ kind: 'team', name: 'T', budget: { maxNusd: 1_000_000 } });
+      const { key } = await serving.createKey({
+        alias: 'k',
+        ownerId: owner.id,
+        budget: { maxNusd: 1_000_000 },
+      });
+      const ids = Array.from({ length: 12 }, (_, i) => `req_${i}`);
+      for (const id of ids) {
+        await serving.reserve({ id, keyId: key.id, ownerId: owner.id, amountNusd: 5000, ttlMs: 60_000 });
+      }
+      const settle = (id: string, i: number) =>
+        serving.settle({
+          reservationId: id,
+          keyId: key.id,
+          ownerId: owner.id,
+          costNusd: 100 + i,
+          row: settleRow({ model: i % 2 ? 'odd' : 'even', promptTokens: i, completionTokens: 1 }),
+        });
+      await settle(ids[0]!, 0);
+      // Six in one batch: summed charges and roll-ups.
+      await Promise.all(ids.slice(1, 7).map((id, i) => settle(id, i + 1)));
+      // The first one again (its ledger row exists) in the same batch as the five others.
+      const results = await Promise.allSettled([
+        settle(ids[0]!, 0),
+        ...ids.slice(7).map((id, i) => settle(id, i + 7)),
+      ]);
+      expect(results.map((r) => r.status)).toEqual(['rejected', ...ids.slice(7).map(() => 'fulfilled')]);
+
+      const charged = ids.reduce((sum, _, i) => sum + 100 + i, 0);
+      expect((await serving.getKey(key.id))?.budget).toMatchObject({ spentNusd: charged, reservedNusd: 0 });
+      expect((await serving.getOwner(owner.id))?.budget).toMatchObject({
+        spentNusd: charged,
+        reservedNusd: 0,
+      });
+      expect((await serving.listUsage({ keyId: key.id, limit: 100 })).data).toHaveLength(12);
+      const byModel = await serving.summarizeUsage({ groupBy: 'model', keyId: key.id });
+      const expected = (parity: number) => {
+        const calls = ids.map((_, i) => i).filter((i) => i % 2 === parity);
+        return {
+          requests: calls.length,
+          promptTokens: calls.reduce((sum, i) => sum + i, 0),
+          completionTokens: calls.length,
+          costNusd: calls.reduce((sum, i) => sum + 100 + i, 0),
+        };
+      };
+      expect(byModel.find((r) => r.group === 'even')).toMatchObject(expected(0));
+      expect(byModel.find((r) => r.group === 'odd')).toMatchObject(expected(1));
+      const now = Date.now();
+      const hourly = await serving.summarizeUsage({
+        groupBy: 'model',
+        keyId: key.id,
+        from: now - 3_600_000,
+        to: now + 1,
+      });
+      expect(hourly.find((r) => r.group === 'even')).toMatchObject(expected(0));
+    } finally {
+      await serving.close();
+    }
+  });
 });

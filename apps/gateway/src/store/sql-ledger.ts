@@ -14,8 +14,8 @@ import type {
   UsageSummaryRow,
 } from './types.js';
 
-const HOUR_MS = 3_600_000;
-const DAY_MS = 86_400_000;
+export const HOUR_MS = 3_600_000;
+export const DAY_MS = 86_400_000;
 
 export type BudgetTable = 'keys' | 'owners';
 const p = sql.placeholder;
@@ -52,7 +52,7 @@ const RELEASE_RESERVATION = statement(
   sql`DELETE FROM reservations WHERE id = ${p('id')} RETURNING key_id, owner_id, amount_nusd`,
 );
 
-const INSERT_USAGE = statement(sql`
+export const INSERT_USAGE = statement(sql`
   INSERT INTO usage (request_id, created_at, key_id, owner_id, model, provider, upstream_model, endpoint, stream,
     prompt_tokens, completion_tokens, cost_nusd, reserved_nusd, latency_ms, ttft_ms, status, http_status,
     metered_by, node_ids, receipt_digest, error)
@@ -66,10 +66,10 @@ function upsertRollup(table: 'usage_hourly' | 'usage_daily', bucketColumn: 'hour
   const bucket = sql.identifier(bucketColumn);
   return statement(sql`
     INSERT INTO ${t} (${bucket}, key_id, model, owner_id, requests, errors, prompt_tokens, completion_tokens, cost_nusd)
-    VALUES (${p('bucketStart')}, ${p('keyId')}, ${p('model')}, ${p('ownerId')}, 1, ${p('errors')}, ${p('promptTokens')},
+    VALUES (${p('bucketStart')}, ${p('keyId')}, ${p('model')}, ${p('ownerId')}, ${p('requests')}, ${p('errors')}, ${p('promptTokens')},
       ${p('completionTokens')}, ${p('cost')})
     ON CONFLICT (${bucket}, key_id, model) DO UPDATE SET
-      requests = ${t}.requests + 1,
+      requests = ${t}.requests + excluded.requests,
       errors = ${t}.errors + excluded.errors,
       prompt_tokens = ${t}.prompt_tokens + excluded.prompt_tokens,
       completion_tokens = ${t}.completion_tokens + excluded.completion_tokens,
@@ -77,8 +77,8 @@ function upsertRollup(table: 'usage_hourly' | 'usage_daily', bucketColumn: 'hour
 }
 
 /** Roll-ups maintained in the settle transaction: summaries and series never scan the ledger. */
-const UPSERT_HOURLY = upsertRollup('usage_hourly', 'hour_start');
-const UPSERT_DAILY = upsertRollup('usage_daily', 'day_start');
+export const UPSERT_HOURLY = upsertRollup('usage_hourly', 'hour_start');
+export const UPSERT_DAILY = upsertRollup('usage_daily', 'day_start');
 
 /** Ranges at least this long are summarised from the daily roll-up (day resolution). */
 const DAILY_SUMMARY_MIN_RANGE_MS = 7 * DAY_MS;
@@ -271,11 +271,22 @@ export async function writeSettlement(
   request: SettleRequest,
   release: number,
 ): Promise<void> {
-  const r = request.row;
   const cost = request.costNusd;
   await tx.run(BUDGET.keys.charge, { id: request.keyId, cost, release });
   if (request.ownerId) await tx.run(BUDGET.owners.charge, { id: request.ownerId, cost, release });
-  await tx.run(INSERT_USAGE, {
+  await tx.run(INSERT_USAGE, usageValues(request));
+  const rollup = { ...rollupValues(request), bucketStart: hourOf(request.row.createdAt) };
+  await tx.run(UPSERT_HOURLY, rollup);
+  await tx.run(UPSERT_DAILY, { ...rollup, bucketStart: dayOf(request.row.createdAt) });
+}
+
+export const hourOf = (time: number) => Math.floor(time / HOUR_MS) * HOUR_MS;
+export const dayOf = (time: number) => Math.floor(time / DAY_MS) * DAY_MS;
+
+/** The ledger row's values for INSERT_USAGE. */
+export function usageValues(request: SettleRequest) {
+  const r = request.row;
+  return {
     requestId: request.reservationId,
     createdAt: r.createdAt,
     keyId: request.keyId,
@@ -287,7 +298,7 @@ export async function writeSettlement(
     stream: r.stream ? 1 : 0,
     promptTokens: r.promptTokens,
     completionTokens: r.completionTokens,
-    cost,
+    cost: request.costNusd,
     reserved: r.reservedNusd,
     latencyMs: r.latencyMs,
     ttftMs: r.ttftMs,
@@ -297,19 +308,22 @@ export async function writeSettlement(
     nodeIds: jsonOrNull(r.nodeIds),
     receiptDigest: r.receiptDigest,
     error: r.error,
-  });
-  const rollup = {
-    bucketStart: Math.floor(r.createdAt / HOUR_MS) * HOUR_MS,
+  };
+}
+
+/** One call's contribution to the roll-ups (UPSERT_HOURLY / UPSERT_DAILY, with its bucketStart). */
+export function rollupValues(request: SettleRequest) {
+  const r = request.row;
+  return {
     keyId: request.keyId,
     model: r.model,
     ownerId: request.ownerId,
+    requests: 1,
     errors: r.status === 'upstream_error' ? 1 : 0,
     promptTokens: r.promptTokens,
     completionTokens: r.completionTokens,
-    cost,
+    cost: request.costNusd,
   };
-  await tx.run(UPSERT_HOURLY, rollup);
-  await tx.run(UPSERT_DAILY, { ...rollup, bucketStart: Math.floor(r.createdAt / DAY_MS) * DAY_MS });
 }
 
 function groupColumn(groupBy: SummaryQuery['groupBy']): SQL {

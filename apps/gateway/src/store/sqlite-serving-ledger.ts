@@ -1,11 +1,26 @@
 // The ledger of the one gateway process serving a SQLite file: budget reservations live in its
 // memory (memory-reservations.ts) instead of a reserve transaction per call; spend, the ledger and
 // the roll-ups are written exactly as on PostgreSQL, in one settle transaction.
+
+import type { SqlExecutor } from '../db/database.js';
 import { num, numOrNull, statement } from '../db/database.js';
 import { sql } from '../db/sql.js';
 import type { SqliteDatabase } from '../db/sqlite.js';
 import type { MemoryReservations } from './memory-reservations.js';
-import { BUDGET, type BudgetTable, rollValues, SqlLedgerStore, writeSettlement } from './sql-ledger.js';
+import {
+  BUDGET,
+  type BudgetTable,
+  dayOf,
+  hourOf,
+  INSERT_USAGE,
+  rollupValues,
+  rollValues,
+  SqlLedgerStore,
+  UPSERT_DAILY,
+  UPSERT_HOURLY,
+  usageValues,
+  writeSettlement,
+} from './sql-ledger.js';
 import type { BudgetState, ReservationRequest, ReserveResult, SettleRequest } from './types.js';
 
 const p = sql.placeholder;
@@ -18,7 +33,16 @@ const BUDGET_ROW = {
   ),
 };
 
+interface PendingSettle {
+  request: SettleRequest;
+  resolve: () => void;
+  reject: (error: unknown) => void;
+}
+
 export class ServingSqliteLedgerStore extends SqlLedgerStore {
+  /** Settlements waiting for the transaction already queued for them (null: none queued). */
+  private queued: PendingSettle[] | null = null;
+
   constructor(
     private readonly sqlite: SqliteDatabase,
     private readonly reservations: MemoryReservations,
@@ -73,15 +97,87 @@ export class ServingSqliteLedgerStore extends SqlLedgerStore {
     }
   }
 
-  /** Charges and writes the ledger in one transaction; the reservation is let go once that committed. */
-  override async settle(request: SettleRequest): Promise<void> {
-    await this.db.transaction((tx) => writeSettlement(tx, request, 0));
-    this.reservations.release(request.reservationId);
+  /**
+   * Charges and writes the ledger; the reservation is let go once that committed. Settlements that
+   * arrive before their transaction starts share it (one group commit turn): each one's ledger row
+   * is inserted, and the budget charges and roll-up increments are summed per key, owner and
+   * bucket, so a batch of N calls on one key costs N inserts and 4 updates instead of 4N statements.
+   */
+  override settle(request: SettleRequest): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const pending = { request, resolve, reject };
+      if (this.queued) {
+        this.queued.push(pending);
+        return;
+      }
+      const batch = [pending];
+      this.queued = batch;
+      this.db
+        .transaction(async (tx) => {
+          // From here on, new settlements queue a transaction of their own.
+          if (this.queued === batch) this.queued = null;
+          await writeSettlements(tx, batch);
+        })
+        .then(
+          () => {
+            for (const item of batch) {
+              this.reservations.release(item.request.reservationId);
+              item.resolve();
+            }
+          },
+          () => {
+            // One bad settlement (e.g. a retry of one that did commit: its ledger row exists) must
+            // not fail the others: each is tried again in its own savepoint.
+            for (const item of batch) {
+              this.db
+                .transaction((tx) => writeSettlement(tx, item.request, 0))
+                .then(() => {
+                  this.reservations.release(item.request.reservationId);
+                  item.resolve();
+                }, item.reject);
+            }
+          },
+        );
+    });
   }
 
   /** Held reservations past their expiry (a call that never settled), then any left in the database. */
   override async reclaimExpiredReservations(now = Date.now()): Promise<number> {
     return this.reservations.releaseExpired(now) + (await super.reclaimExpiredReservations(now));
+  }
+}
+
+/** A batch of settlements in one transaction: every ledger row, summed charges and roll-ups. */
+async function writeSettlements(tx: SqlExecutor, batch: PendingSettle[]): Promise<void> {
+  if (batch.length === 1) return writeSettlement(tx, batch[0]!.request, 0);
+  const keyCost = new Map<string, number>();
+  const ownerCost = new Map<string, number>();
+  const rollups = new Map<string, ReturnType<typeof rollupValues> & { hour: number; day: number }>();
+  for (const { request } of batch) {
+    await tx.run(INSERT_USAGE, usageValues(request));
+    keyCost.set(request.keyId, (keyCost.get(request.keyId) ?? 0) + request.costNusd);
+    if (request.ownerId)
+      ownerCost.set(request.ownerId, (ownerCost.get(request.ownerId) ?? 0) + request.costNusd);
+    const hour = hourOf(request.row.createdAt);
+    const id = `${hour}\u0000${request.keyId}\u0000${request.row.model}`;
+    const one = rollupValues(request);
+    const sum = rollups.get(id);
+    if (!sum) {
+      rollups.set(id, { ...one, hour, day: dayOf(request.row.createdAt) });
+    } else {
+      sum.requests += one.requests;
+      sum.errors += one.errors;
+      sum.promptTokens += one.promptTokens;
+      sum.completionTokens += one.completionTokens;
+      sum.cost += one.cost;
+    }
+  }
+  for (const [id, cost] of keyCost) await tx.run(BUDGET.keys.charge, { id, cost, release: 0 });
+  for (const [id, cost] of ownerCost) await tx.run(BUDGET.owners.charge, { id, cost, release: 0 });
+  // An hour bucket lies within one day, so summing by hour also sums the day correctly.
+  for (const { hour, day, ...values } of rollups.values()) {
+    await tx.run(UPSERT_HOURLY, { ...values, bucketStart: hour });
+    await tx.run(UPSERT_DAILY, { ...values, bucketStart: day });
   }
 }
 
