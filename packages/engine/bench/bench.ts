@@ -7,7 +7,7 @@
  *   pnpm --filter @cascadia/engine bench            (env SMOLLM2_GGUF, BENCH_THREADS optional)
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { availableParallelism, homedir, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -150,9 +150,8 @@ function shardBytes(dir: string, count: number): number {
   return total;
 }
 
+/** Exports afresh every run (about a second): shards from an older graph builder never get measured. */
 async function ensureExport(gguf: string, outDir: string, shards: number): Promise<void> {
-  const last = join(outDir, `shard-${shards - 1}-of-${shards}`, 'manifest.json');
-  if (existsSync(last) && statSync(last).mtimeMs > statSync(gguf).mtimeMs) return;
   const t0 = performance.now();
   await exportShards({ model: gguf, outDir, shards });
   console.log(`exported ${shards} shard(s) in ${((performance.now() - t0) / 1000).toFixed(1)} s → ${outDir}`);

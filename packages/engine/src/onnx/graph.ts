@@ -108,7 +108,8 @@ export class GraphBuilder {
     this.nodes.push({
       opType,
       domain,
-      name: this.fresh(`${opType}_node`),
+      // Named after the first output, so profiles and runtime errors point at the graph's values.
+      name: this.fresh(`${opType}:${outs[0] || 'node'}`),
       inputs,
       outputs: outs,
       attributes,

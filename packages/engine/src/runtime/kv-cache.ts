@@ -1,27 +1,39 @@
+import type { KvCacheType } from '../shard/graph.js';
 import type { ShardManifest } from '../shard/manifest.js';
+import type { TransferableBuffer } from './release.js';
 
 /** Capacity is a multiple of this many positions. */
-const CAPACITY_STEP = 128;
-/** Growth factor: amortizes the copy on growth while keeping masked-out attention work small. */
-const GROWTH = 1.125;
+export const CAPACITY_STEP = 32;
+
+/** Cache rows as the graph reads them: f32 values, or f16 bit patterns. */
+export type KvArray = Float32Array | Uint16Array;
 
 /**
  * One session's KV cache, owned by JavaScript: per layer a key and a value buffer laid out
- * [kvHeads, capacity, headDim]. The graph only reads it and returns this step's rows, which
- * `append` writes with one contiguous copy per KV head — a decode step never moves the cached
- * positions. Growing the capacity (to 12.5% over what is needed, in steps of 128 positions)
- * copies the cache once, which amortizes to a constant per token; attention runs over the
- * capacity with the unused tail masked, so at most ~12.5% of its work (plus one 128 step) is
- * wasted.
+ * [kvHeads, capacity, headDim] in the graph's cache element type. The graph only reads it and
+ * returns this step's rows, which `append` writes with one contiguous copy per KV head — a
+ * decode step never moves the cached positions.
+ *
+ * Capacity grows in steps of 32 positions, in place: each buffer is transferred to a larger
+ * one (the old one is released at once, not at the next garbage collection, so a growth never
+ * holds two copies of the cache) and the KV heads are moved apart with `copyWithin`. Attention
+ * runs over the whole capacity with the unused tail masked, so small steps keep that wasted
+ * work (and memory) under 32 positions, while a growth costs one move of the cache every 32
+ * tokens — a few percent of what attention reads per token.
  */
 export class KvCache {
   /** Positions held (valid prefix). */
   length = 0;
   capacity = 0;
-  keys: Float32Array[] = [];
-  values: Float32Array[] = [];
+  keys: KvArray[] = [];
+  values: KvArray[] = [];
+  /** The session's attention mask buffer, reused by every run (see `attentionMask`). */
+  mask = new Float32Array(0);
 
-  constructor(private readonly manifest: ShardManifest) {}
+  constructor(
+    private readonly manifest: ShardManifest,
+    readonly type: KvCacheType,
+  ) {}
 
   get layers(): number {
     return this.manifest.layerEnd - this.manifest.layerStart;
@@ -31,17 +43,21 @@ export class KvCache {
   reserve(needed: number): void {
     if (needed <= this.capacity) return;
     const m = this.manifest;
-    // Headroom over what is asked for, so a prefill is not followed by a second allocation and
-    // copy of the whole cache at the first decoded token (both copies would be alive until GC).
-    const target = Math.max(Math.ceil(needed * GROWTH), Math.ceil(this.capacity * GROWTH));
-    const capacity = Math.min(Math.ceil(target / CAPACITY_STEP) * CAPACITY_STEP, m.maxContext);
-    const grow = (old: Float32Array | undefined): Float32Array => {
-      const data = new Float32Array(m.numKvHeads * capacity * m.headDim);
+    const capacity = Math.min(Math.ceil(needed / CAPACITY_STEP) * CAPACITY_STEP, m.maxContext);
+    const rowsPerHead = m.headDim;
+    const grow = (old: KvArray | undefined): KvArray => {
+      const elements = m.numKvHeads * capacity * rowsPerHead;
+      const bytesPer = this.type === 'float16' ? 2 : 4;
+      const buffer = old
+        ? (old.buffer as TransferableBuffer).transfer(elements * bytesPer)
+        : new ArrayBuffer(elements * bytesPer);
+      const data = this.type === 'float16' ? new Uint16Array(buffer) : new Float32Array(buffer);
       if (old && this.length > 0) {
-        const span = this.length * m.headDim;
-        for (let h = 0; h < m.numKvHeads; h++) {
-          const from = h * this.capacity * m.headDim;
-          data.set(old.subarray(from, from + span), h * capacity * m.headDim);
+        // Heads move to their new offsets, last first, so no head overwrites one not yet moved.
+        const span = this.length * rowsPerHead;
+        for (let h = m.numKvHeads - 1; h > 0; h--) {
+          const from = h * this.capacity * rowsPerHead;
+          data.copyWithin(h * capacity * rowsPerHead, from, from + span);
         }
       }
       return data;
@@ -52,16 +68,13 @@ export class KvCache {
   }
 
   /** Writes `steps` new rows per KV head ([kvHeads, steps, headDim]) at `position`. */
-  append(
-    layer: number,
-    position: number,
-    steps: number,
-    newKeys: Float32Array,
-    newValues: Float32Array,
-  ): void {
+  append(layer: number, position: number, steps: number, newKeys: KvArray, newValues: KvArray): void {
     const { numKvHeads, headDim } = this.manifest;
-    const keys = this.keys[layer] as Float32Array;
-    const values = this.values[layer] as Float32Array;
+    const keys = this.keys[layer] as KvArray;
+    const values = this.values[layer] as KvArray;
+    if (newKeys.constructor !== keys.constructor || newValues.constructor !== values.constructor) {
+      throw new Error(`layer ${layer}: the graph returned keys/values that are not ${this.type}`);
+    }
     const span = steps * headDim;
     for (let h = 0; h < numKvHeads; h++) {
       const at = (h * this.capacity + position) * headDim;
@@ -73,10 +86,17 @@ export class KvCache {
 
 /**
  * The additive mask [capacity + steps, steps] (key index by query): query s sees cached
- * positions j < position and new positions t <= s.
+ * positions j < position and new positions t <= s. Written into `scratch` when it is large
+ * enough (a session reuses one buffer rather than leaving one per run to the garbage collector).
  */
-export function attentionMask(capacity: number, position: number, steps: number): Float32Array {
-  const mask = new Float32Array((capacity + steps) * steps);
+export function attentionMask(
+  capacity: number,
+  position: number,
+  steps: number,
+  scratch?: Float32Array,
+): Float32Array {
+  const size = (capacity + steps) * steps;
+  const mask = scratch && scratch.length >= size ? scratch.subarray(0, size).fill(0) : new Float32Array(size);
   mask.fill(Number.NEGATIVE_INFINITY, position * steps, capacity * steps);
   for (let t = 0; t < steps; t++) {
     const row = (capacity + t) * steps;

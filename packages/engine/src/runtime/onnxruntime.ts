@@ -2,7 +2,7 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import type { ShardManifest } from '../shard/manifest.js';
-import { createShardRunner, type GraphExecutor } from './runner.js';
+import { createShardRunner, type GraphExecutor, type GraphFeed, type GraphResult } from './runner.js';
 import type { ShardRunner } from './types.js';
 
 export interface OnnxRuntimeOptions {
@@ -28,15 +28,38 @@ export async function createOnnxRuntimeRunner(
     extra: { session: { intra_op: { allow_spinning: process.env.CASCADIA_ORT_SPIN === '1' ? '1' : '0' } } },
   });
   const executor: GraphExecutor = {
+    cacheType: manifest.kvCacheType ?? 'float32',
     async run(feeds, outputs) {
       const tensors: Record<string, ort.Tensor> = {};
-      for (const [name, f] of Object.entries(feeds)) tensors[name] = new ort.Tensor(f.type, f.data, f.dims);
+      for (const [name, f] of Object.entries(feeds)) tensors[name] = toTensor(f);
       const result = await session.run(tensors, outputs);
-      const out: Record<string, Float32Array> = {};
-      for (const [name, t] of Object.entries(result)) out[name] = t.data as Float32Array;
+      const out: GraphResult = {};
+      for (const [name, t] of Object.entries(result)) {
+        const data = t.data as ArrayBufferView;
+        out[name] =
+          t.type === 'float16'
+            ? new Uint16Array(data.buffer, data.byteOffset, data.byteLength / 2)
+            : (data as Float32Array);
+      }
       return out;
     },
     release: () => session.release(),
   };
   return createShardRunner(manifest, 'onnxruntime', 'cpu', executor, opts.maxSessions);
+}
+
+/**
+ * A float16 tensor over `bits` without copying. onnxruntime-common turns a Uint16Array into a
+ * Float16Array view where the runtime has one (Node 24), but onnxruntime-node's native binding
+ * only accepts a Uint16Array for float16 data (it reads a Float16Array as 0 bytes), so the
+ * tensor is pointed back at the Uint16Array view of the same memory.
+ */
+function toTensor(f: GraphFeed): ort.Tensor {
+  return f.type === 'float16' ? float16Tensor(f.data, f.dims) : new ort.Tensor(f.type, f.data, f.dims);
+}
+
+function float16Tensor(bits: Uint16Array, dims: number[]): ort.Tensor {
+  const tensor = new ort.Tensor('float16', bits, dims);
+  (tensor as unknown as { cpuData: Uint16Array }).cpuData = bits;
+  return tensor;
 }

@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import type { InferRequest, NodeAddon, Tensor } from 'openvino-node';
+import { ShardIO } from '../shard/graph.js';
 import type { ShardManifest } from '../shard/manifest.js';
 import { createShardRunner, type GraphExecutor } from './runner.js';
 import type { ShardRunner } from './types.js';
@@ -40,16 +41,30 @@ export async function createOpenVinoRunner(
     throw new Error(`OpenVINO device ${device} is not available (found: ${available.join(', ') || 'none'})`);
   }
   const model = await core.readModel(join(dir, manifest.graph));
+  if (manifest.kvCacheType === 'float16') {
+    // openvino-node has no f16 tensors: the cache inputs and this step's keys/values are f32 on
+    // the JavaScript side, converted to and from the graph's f16 by OpenVINO's pre/post-processing.
+    const ppp = new ov.preprocess.PrePostProcessor(model);
+    for (let l = manifest.layerStart; l < manifest.layerEnd; l++) {
+      for (const name of [ShardIO.pastKey(l), ShardIO.pastValue(l)])
+        ppp.input(name).tensor().setElementType('f32');
+      for (const name of [ShardIO.newKey(l), ShardIO.newValue(l)])
+        ppp.output(name).tensor().setElementType('f32');
+    }
+    ppp.build();
+  }
   const config: Record<string, string | number> = {};
   if (opts.threads && device === 'CPU') config.INFERENCE_NUM_THREADS = opts.threads;
   const compiled = await core.compileModel(model, device, config);
   // Infer requests are reused; concurrent runs (different sessions) each take their own.
   const idle: InferRequest[] = [];
   const executor: GraphExecutor = {
+    cacheType: 'float32',
     async run(feeds, outputs) {
       const request = idle.pop() ?? compiled.createInferRequest();
       const tensors: Record<string, Tensor> = {};
       for (const [name, f] of Object.entries(feeds)) {
+        if (f.type === 'float16') throw new Error(`openvino feeds are never float16 (${name})`);
         tensors[name] = new ov.Tensor(f.type === 'int32' ? 'i32' : 'f32', f.dims, f.data);
       }
       try {

@@ -2,6 +2,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { MANIFEST_FILE } from '../shard/write.js';
 import { loadShard } from './load.js';
+import { releaseBuffer } from './release.js';
 import type { LoadShardOptions, ShardRunner } from './types.js';
 
 /** Shards chained in one process: tokens in, last-position logits out. */
@@ -35,11 +36,9 @@ export class ShardPipeline {
     let out = await (this.runners[0] as ShardRunner).forward(sessionId, { tokens }, { position, length });
     for (let i = 1; i < this.runners.length; i++) {
       if (!('hidden' in out)) throw new Error(`shard ${i - 1} returned logits before the last shard`);
-      out = await (this.runners[i] as ShardRunner).forward(
-        sessionId,
-        { hidden: out.hidden },
-        { position, length },
-      );
+      const hidden = out.hidden;
+      out = await (this.runners[i] as ShardRunner).forward(sessionId, { hidden }, { position, length });
+      releaseBuffer(hidden);
     }
     if (!('logits' in out)) throw new Error('the last shard returned no logits');
     return out.logits;

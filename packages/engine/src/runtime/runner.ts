@@ -1,6 +1,8 @@
+import type { KvCacheType } from '../shard/graph.js';
 import { ShardIO } from '../shard/graph.js';
 import type { ShardManifest } from '../shard/manifest.js';
-import { attentionMask, KvCache, positionIds } from './kv-cache.js';
+import { attentionMask, type KvArray, KvCache, positionIds } from './kv-cache.js';
+import { releaseBuffer } from './release.js';
 import { SessionCache } from './session-cache.js';
 import {
   type EngineName,
@@ -19,7 +21,7 @@ export const PREFILL_CHUNK = 128;
  * multiples of 32 positions. Measured on SmolLM2 (1024-token prompt): peak RSS −40 MB for the
  * whole model, −65 MB for 2 shards in one process, prefill tokens/s unchanged.
  */
-const ATTENTION_PAIRS = 128 * 512;
+const ATTENTION_PAIRS = Number(process.env.XP_PAIRS ?? 128 * 512);
 
 /** Positions per prefill run for a cache of `capacity` positions. */
 export function prefillChunk(capacity: number): number {
@@ -29,12 +31,23 @@ export function prefillChunk(capacity: number): number {
 /** A graph input as the engines take it: the typed array is wrapped, not copied. */
 export type GraphFeed =
   | { type: 'int32'; dims: number[]; data: Int32Array }
-  | { type: 'float32'; dims: number[]; data: Float32Array };
+  | { type: 'float32'; dims: number[]; data: Float32Array }
+  | { type: 'float16'; dims: number[]; data: Uint16Array };
 
-/** Runs the shard graph once; returns every output by name. */
+/** Graph outputs by name (f16 outputs as their bit patterns), each in a buffer of its own. */
+export type GraphResult = Record<string, KvArray>;
+
+/** Runs the shard graph once; returns every output by name, in fresh buffers the runner owns. */
 export interface GraphExecutor {
-  run(feeds: Record<string, GraphFeed>, outputs: string[]): Promise<Record<string, Float32Array>>;
+  /** Element type the executor's cache inputs/outputs take (the runner keeps the cache in it). */
+  cacheType: KvCacheType;
+  run(feeds: Record<string, GraphFeed>, outputs: string[]): Promise<GraphResult>;
   release(): Promise<void>;
+}
+
+/** A cache buffer as a graph input. */
+function cacheFeed(data: KvArray, dims: number[]): GraphFeed {
+  return data instanceof Uint16Array ? { type: 'float16', dims, data } : { type: 'float32', dims, data };
 }
 
 /**
@@ -49,19 +62,22 @@ export function createShardRunner(
   maxSessions = 16,
 ): ShardRunner {
   const m = manifest;
-  const sessions = new SessionCache(maxSessions, () => new KvCache(m));
+  const sessions = new SessionCache(maxSessions, () => new KvCache(m, executor.cacheType));
   const outputName = m.hasLmHead ? ShardIO.logits : ShardIO.hiddenOut;
   const layers = m.layerEnd - m.layerStart;
   const outputs: string[] = [outputName];
   for (let l = m.layerStart; l < m.layerEnd; l++) outputs.push(ShardIO.newKey(l), ShardIO.newValue(l));
 
+  /** Runs one chunk; returns the main output (hidden states or logits). */
   const runChunk = async (kv: KvCache, input: ShardInput, position: number, steps: number) => {
+    const maskSize = (kv.capacity + steps) * steps;
+    if (kv.mask.length < maskSize) kv.mask = new Float32Array(maskSize);
     const feeds: Record<string, GraphFeed> = {
       [ShardIO.positions]: { type: 'int32', dims: [steps], data: positionIds(position, steps) },
       [ShardIO.attentionMask]: {
         type: 'float32',
         dims: [1, 1, 1, kv.capacity + steps, steps],
-        data: attentionMask(kv.capacity, position, steps),
+        data: attentionMask(kv.capacity, position, steps, kv.mask),
       },
     };
     if ('tokens' in input) feeds[ShardIO.inputIds] = { type: 'int32', dims: [1, steps], data: input.tokens };
@@ -69,8 +85,8 @@ export function createShardRunner(
     const cacheDims = [1, m.numKvHeads, 1, kv.capacity, m.headDim];
     for (let i = 0; i < layers; i++) {
       const l = m.layerStart + i;
-      feeds[ShardIO.pastKey(l)] = { type: 'float32', dims: cacheDims, data: kv.keys[i] as Float32Array };
-      feeds[ShardIO.pastValue(l)] = { type: 'float32', dims: cacheDims, data: kv.values[i] as Float32Array };
+      feeds[ShardIO.pastKey(l)] = cacheFeed(kv.keys[i] as KvArray, cacheDims);
+      feeds[ShardIO.pastValue(l)] = cacheFeed(kv.values[i] as KvArray, cacheDims);
     }
     const result = await executor.run(feeds, outputs);
     for (let i = 0; i < layers; i++) {
@@ -79,10 +95,12 @@ export function createShardRunner(
       const v = result[ShardIO.newValue(l)];
       if (!k || !v) throw new Error(`shard graph produced no keys/values for layer ${l}`);
       kv.append(i, position, steps, k, v);
+      releaseBuffer(k);
+      releaseBuffer(v);
     }
     kv.length = position + steps;
     const out = result[outputName];
-    if (!out) throw new Error(`shard graph produced no ${outputName}`);
+    if (!(out instanceof Float32Array)) throw new Error(`shard graph produced no f32 ${outputName}`);
     return out;
   };
 
@@ -102,8 +120,15 @@ export function createShardRunner(
           'tokens' in input
             ? { tokens: input.tokens.subarray(start, start + steps) }
             : { hidden: input.hidden.subarray(start * m.hiddenSize, (start + steps) * m.hiddenSize) };
-        last = await runChunk(kv, chunk, position + start, steps);
-        hidden?.set(last, start * m.hiddenSize);
+        const out = await runChunk(kv, chunk, position + start, steps);
+        if (hidden) {
+          hidden.set(out, start * m.hiddenSize);
+          releaseBuffer(out);
+        } else if (start + steps < length) {
+          releaseBuffer(out); // an earlier chunk's logits: only the last position's are returned
+        } else {
+          last = out;
+        }
       }
       return hidden ? { hidden } : { logits: last };
     });

@@ -1,6 +1,7 @@
 import { basename } from 'node:path';
 import { blocksOf, dequantize, openModel } from '../model/index.js';
 import { tokenizerJson } from '../tokenizer/index.js';
+import type { KvCacheType } from './graph.js';
 import type { ShardManifest } from './manifest.js';
 import { evenLayerSplit, normalizeBoundaries, planLayerSplit } from './split.js';
 import { writeShards } from './write.js';
@@ -19,6 +20,8 @@ export interface ExportShardsOptions {
   /** MatMulNBits accuracy_level (default 4: int8 activations). */
   accuracyLevel?: number;
   maxContext?: number;
+  /** KV cache element type (default float16; float32 at accuracy level 0). */
+  kvCacheType?: KvCacheType;
 }
 
 /** A model id from the file or folder name: `SmolLM2-135M-Instruct.Q4_1.gguf` → `smollm2-135m-instruct`. */
@@ -50,6 +53,7 @@ export async function exportShards(opts: ExportShardsOptions): Promise<ShardMani
       boundaries,
       ...(opts.accuracyLevel !== undefined ? { accuracyLevel: opts.accuracyLevel } : {}),
       ...(opts.maxContext !== undefined ? { maxContext: opts.maxContext } : {}),
+      ...(opts.kvCacheType !== undefined ? { kvCacheType: opts.kvCacheType } : {}),
     },
   );
 }

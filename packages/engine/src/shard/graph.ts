@@ -1,4 +1,4 @@
-import { GraphBuilder } from '../onnx/graph.js';
+import { ElementType, GraphBuilder } from '../onnx/graph.js';
 import type { PackedLinear } from '../onnx/quantize.js';
 import { ropeInverseFrequencies, type ShardWeights } from './weights.js';
 
@@ -21,9 +21,19 @@ interface StoredTable {
   scales: string;
 }
 
+/** Element type of the KV cache the graph reads and of the keys/values it returns. */
+export type KvCacheType = 'float16' | 'float32';
+
 export interface ShardGraphOptions {
   /** MatMulNBits accuracy_level: 4 computes with int8 activations (fastest on CPU), 0 in f32. */
   accuracyLevel?: number;
+  /**
+   * KV cache element type (default float32). A float16 cache halves the cache's memory and the
+   * bytes each decode step streams through attention; the graph casts it to f32 per layer and
+   * computes attention in f32, and this step's keys/values are rounded to f16 before they are
+   * used, so attention sees the same values whether a position is new or cached.
+   */
+  kvCacheType?: KvCacheType;
   /** Rows of the rotary cos/sin tables (the longest context a session may reach). */
   maxContext: number;
 }
@@ -35,10 +45,12 @@ export interface ShardGraphOptions {
  * `positions` int32 [S] (absolute positions, for RoPE); `attention_mask` f32
  * [1, 1, 1, capacity + S, S] (additive, key index by query: 0 where query s may see the cached
  * position j < position or the new position t <= s, -inf elsewhere); per layer the KV cache
- * `past_key_<l>` / `past_value_<l>` f32 [1, kvHeads, 1, capacity, headDim], read only.
+ * `past_key_<l>` / `past_value_<l>` [1, kvHeads, 1, capacity, headDim] (f32 or f16, see
+ * `kvCacheType`), read only.
  * Outputs: `hidden_out` [1, S, hidden] or `logits` [1, vocab] (last position only), and per
  * layer only this step's rotated keys and values `new_key_<l>` / `new_value_<l>`
- * [1, kvHeads, 1, S, headDim], which the runtime writes into its cache buffers.
+ * [1, kvHeads, 1, S, headDim] in the cache's element type, which the runtime writes into its
+ * cache buffers.
  *
  * Attention is spelled out with standard ops rather than GroupQueryAttention: that op's in-place
  * cache needs the cache as a graph output, and onnxruntime-node copies every output into a new
@@ -50,6 +62,10 @@ export function buildShardGraph(weights: ShardWeights, opts: ShardGraphOptions):
   const c = weights.config;
   const g = new GraphBuilder(`shard_${weights.layerStart}_${weights.layerEnd}`);
   const accuracyLevel = opts.accuracyLevel ?? 4;
+  const kvType = opts.kvCacheType ?? 'float32';
+  /** A KV tensor as f32 for attention (a no-op for an f32 cache). */
+  const kvToF32 = (kv: string, hint: string): string =>
+    kvType === 'float32' ? kv : g.op('Cast', [kv], hint, { to: { int: ElementType.float32 } });
   const first = weights.embedding !== undefined;
   const last = weights.lmHead !== undefined;
 
@@ -193,6 +209,25 @@ export function buildShardGraph(weights: ShardWeights, opts: ShardGraphOptions):
   };
 
   /**
+   * This step's keys or values [1, S, kv, 1, D] as the graph output `name` in the cache layout
+   * [1, kv, 1, S, D] and element type; returns them as attention uses them (f32, after any
+   * rounding to the cache's type).
+   */
+  const kvOutput = (x: string, name: string, hint: string): string => {
+    const perm = { perm: { ints: [0, 2, 3, 1, 4] } };
+    const dims = [1, c.numKvHeads, 1, 'sequence', D];
+    if (kvType === 'float32') {
+      g.node('Transpose', [x], [name], perm);
+      g.output(name, 'float32', dims);
+      return name;
+    }
+    const t = g.op('Transpose', [x], `${hint}_t`, perm);
+    g.node('Cast', [t], [name], { to: { int: ElementType.float16 } });
+    g.output(name, 'float16', dims);
+    return kvToF32(name, `${hint}_rounded`);
+  };
+
+  /**
    * Grouped-query causal attention over the read-only cache plus this step's keys/values.
    * The fused projection is grouped per KV head ([1, S, kv, group + 2, D]: queries, key, value),
    * queries pre-scaled, so heads need no gathering.
@@ -210,16 +245,12 @@ export function buildShardGraph(weights: ShardWeights, opts: ShardGraphOptions):
     ];
     // [1, S, kv, group, D] → qᵀ [1, kv, group, D, S]; keys/values → [1, kv, 1, S, D] (cache layout).
     const qT = g.op('Transpose', [q], `${p}.q_t`, { perm: { ints: [0, 2, 3, 4, 1] } });
-    const [newKey] = g.node('Transpose', [k], [ShardIO.newKey(l)], { perm: { ints: [0, 2, 3, 1, 4] } }) as [
-      string,
-    ];
-    const [newValue] = g.node('Transpose', [v], [ShardIO.newValue(l)], {
-      perm: { ints: [0, 2, 3, 1, 4] },
-    }) as [string];
-    g.output(newKey, 'float32', [1, c.numKvHeads, 1, 'sequence', D]);
-    g.output(newValue, 'float32', [1, c.numKvHeads, 1, 'sequence', D]);
+    const newKey = kvOutput(k, ShardIO.newKey(l), `${p}.k`);
+    const newValue = kvOutput(v, ShardIO.newValue(l), `${p}.v`);
+    const pastKeyF32 = kvToF32(pastKey, `${p}.past_key_f32`);
+    const pastValueF32 = kvToF32(pastValue, `${p}.past_value_f32`);
     // Scores transposed, [1, kv, group, keys, S]: the cache is multiplied as stored.
-    const scoresPast = g.op('MatMul', [pastKey, qT], `${p}.scores_past_t`);
+    const scoresPast = g.op('MatMul', [pastKeyF32, qT], `${p}.scores_past_t`);
     const scoresNew = g.op('MatMul', [newKey, qT], `${p}.scores_new_t`);
     const scoresT = g.op(
       'Add',
@@ -239,7 +270,7 @@ export function buildShardGraph(weights: ShardWeights, opts: ShardGraphOptions):
     const out = g.op(
       'Add',
       [
-        g.op('MatMul', [probsPast, pastValue], `${p}.attn_past`),
+        g.op('MatMul', [probsPast, pastValueF32], `${p}.attn_past`),
         g.op('MatMul', [probsNew, newValue], `${p}.attn_new`),
       ],
       `${p}.attn_heads`,
@@ -260,8 +291,9 @@ export function buildShardGraph(weights: ShardWeights, opts: ShardGraphOptions):
       const bias = g.initializer(`${p}.self_attn.qkv_bias`, 'float32', [w.qkvBias.length], w.qkvBias);
       qkv = g.op('Add', [qkv, bias], `${p}.self_attn.qkv_biased`);
     }
-    const pastKey = g.input(ShardIO.pastKey(l), 'float32', [1, c.numKvHeads, 1, 'capacity', c.headDim]);
-    const pastValue = g.input(ShardIO.pastValue(l), 'float32', [1, c.numKvHeads, 1, 'capacity', c.headDim]);
+    const cacheDims = [1, c.numKvHeads, 1, 'capacity', c.headDim];
+    const pastKey = g.input(ShardIO.pastKey(l), kvType, cacheDims);
+    const pastValue = g.input(ShardIO.pastValue(l), kvType, cacheDims);
     const attn = attention(qkv, pastKey, pastValue, l, p);
     const o = linear(attn, w.o, `${p}.self_attn.o_proj`);
     x = g.op('Add', [x, o], `${p}.attn_residual`);

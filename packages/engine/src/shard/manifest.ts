@@ -27,6 +27,8 @@ export const ShardManifestSchema = z.object({
   numHeads: z.number().int().positive(),
   numKvHeads: z.number().int().positive(),
   headDim: z.number().int().positive(),
+  /** Element type of the KV cache the graph reads and returns; absent means float32. */
+  kvCacheType: z.enum(['float32', 'float16']).optional(),
   /** The ONNX graph among `files`. */
   graph: z.string(),
   sourceDigest: z.string(),

@@ -1,7 +1,7 @@
 import { mkdir, open, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { serializeModel } from '../onnx/graph.js';
-import { buildShardGraph } from './graph.js';
+import { buildShardGraph, type KvCacheType } from './graph.js';
 import { manifestDigest, type ShardFile, type ShardManifest, sha256File } from './manifest.js';
 import { prepareShardWeights, QUANTIZATION_NOTES, type WeightReader } from './weights.js';
 
@@ -23,6 +23,13 @@ export interface WriteShardsOptions {
   accuracyLevel?: number;
   /** Longest context a session may reach (defaults to the model's, capped at 8192). */
   maxContext?: number;
+  /** KV cache element type; default float16, or float32 at accuracy level 0 (f32 throughout). */
+  kvCacheType?: KvCacheType;
+}
+
+/** float16 halves the cache (as llama.cpp's default); accuracy level 0 keeps every step in f32. */
+export function defaultKvCacheType(accuracyLevel: number): KvCacheType {
+  return accuracyLevel === 0 ? 'float32' : 'float16';
 }
 
 export function shardDirName(index: number, count: number): string {
@@ -56,6 +63,7 @@ export async function writeShards(
   const count = opts.boundaries.length - 1;
   const maxContext = opts.maxContext ?? Math.min(c.maxContext, 8192);
   const accuracyLevel = opts.accuracyLevel ?? 4;
+  const kvCacheType = opts.kvCacheType ?? defaultKvCacheType(accuracyLevel);
   const manifests: ShardManifest[] = [];
   for (let i = 0; i < count; i++) {
     const layerStart = opts.boundaries[i] as number;
@@ -64,7 +72,7 @@ export async function writeShards(
     await rm(dir, { recursive: true, force: true });
     await mkdir(dir, { recursive: true });
     const weights = prepareShardWeights(reader, layerStart, layerEnd);
-    const graph = buildShardGraph(weights, { maxContext, accuracyLevel });
+    const graph = buildShardGraph(weights, { maxContext, accuracyLevel, kvCacheType });
     const serialized = serializeModel(graph, { externalDataFile: GRAPH_DATA_FILE });
     await writeFile(join(dir, GRAPH_FILE), serialized.model);
     const data = await open(join(dir, GRAPH_DATA_FILE), 'w');
@@ -97,6 +105,7 @@ export async function writeShards(
       numHeads: c.numHeads,
       numKvHeads: c.numKvHeads,
       headDim: c.headDim,
+      kvCacheType,
       graph: GRAPH_FILE,
       sourceDigest: source.sourceDigest,
       quantization: {

@@ -1,0 +1,197 @@
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ReferenceShard } from '../src/reference/forward.js';
+import { CAPACITY_STEP, type KvArray, KvCache } from '../src/runtime/kv-cache.js';
+import { loadShard } from '../src/runtime/load.js';
+import type { ShardRunner } from '../src/runtime/types.js';
+import type { ShardManifest } from '../src/shard/manifest.js';
+import { evenLayerSplit } from '../src/shard/split.js';
+import { prepareShardWeights } from '../src/shard/weights.js';
+import { writeShards } from '../src/shard/write.js';
+import { randomModel, smallConfig } from './helpers/random-model.js';
+
+/** Max |a - b| relative to max |b|. */
+function relativeError(a: Float32Array, b: Float32Array): number {
+  let diff = 0;
+  let scale = 0;
+  for (let i = 0; i < b.length; i++) {
+    diff = Math.max(diff, Math.abs((a[i] as number) - (b[i] as number)));
+    scale = Math.max(scale, Math.abs(b[i] as number));
+  }
+  return diff / scale;
+}
+
+function logitsOf(out: { logits: Float32Array } | { hidden: Float32Array }): Float32Array {
+  if (!('logits' in out)) throw new Error('expected logits');
+  return out.logits;
+}
+
+const manifest = {
+  layerStart: 0,
+  layerEnd: 2,
+  numKvHeads: 3,
+  headDim: 4,
+  maxContext: 100,
+} as ShardManifest;
+
+/** Rows [kvHeads, steps, headDim] whose values name their layer, head, position and lane. */
+function rows(type: 'float16' | 'float32', layer: number, position: number, steps: number): KvArray {
+  const out = type === 'float16' ? new Uint16Array(3 * steps * 4) : new Float32Array(3 * steps * 4);
+  for (let h = 0; h < 3; h++)
+    for (let s = 0; s < steps; s++)
+      for (let d = 0; d < 4; d++)
+        out[(h * steps + s) * 4 + d] = layer * 10000 + h * 1000 + (position + s) * 4 + d;
+  return out;
+}
+
+describe('KvCache', () => {
+  for (const type of ['float16', 'float32'] as const) {
+    it(`${type}: grows in ${CAPACITY_STEP}-position steps in place, keeping every head's rows`, () => {
+      const kv = new KvCache(manifest, type);
+      kv.reserve(20);
+      expect(kv.capacity).toBe(CAPACITY_STEP);
+      expect(kv.keys[0]).toBeInstanceOf(type === 'float16' ? Uint16Array : Float32Array);
+      for (let l = 0; l < 2; l++) kv.append(l, 0, 20, rows(type, l, 0, 20), rows(type, l + 5, 0, 20));
+      kv.length = 20;
+      const before = kv.keys[0] as KvArray;
+      kv.reserve(40);
+      expect(kv.capacity).toBe(2 * CAPACITY_STEP);
+      // The old buffer was handed over (detached), not left for the garbage collector.
+      expect(before.buffer.byteLength).toBe(0);
+      for (let l = 0; l < 2; l++) kv.append(l, 20, 20, rows(type, l, 20, 20), rows(type, l + 5, 20, 20));
+      kv.length = 40;
+      kv.reserve(90);
+      expect(kv.capacity).toBe(96);
+      kv.reserve(140);
+      expect(kv.capacity).toBe(100); // never past the shard's maximum context
+      for (let l = 0; l < 2; l++) {
+        const keys = kv.keys[l] as KvArray;
+        const values = kv.values[l] as KvArray;
+        expect(keys.length).toBe(3 * 100 * 4);
+        const wantKeys = rows(type, l, 0, 40);
+        const wantValues = rows(type, l + 5, 0, 40);
+        for (let h = 0; h < 3; h++) {
+          const at = h * kv.capacity * 4;
+          expect(Array.from(keys.subarray(at, at + 160))).toEqual(
+            Array.from(wantKeys.subarray(h * 160, (h + 1) * 160)),
+          );
+          expect(Array.from(values.subarray(at, at + 160))).toEqual(
+            Array.from(wantValues.subarray(h * 160, (h + 1) * 160)),
+          );
+        }
+      }
+    });
+  }
+
+  it('refuses rows of the other element type', () => {
+    const kv = new KvCache(manifest, 'float16');
+    kv.reserve(4);
+    expect(() => kv.append(0, 0, 1, rows('float32', 0, 0, 1), rows('float32', 0, 0, 1))).toThrow(/float16/);
+  });
+});
+
+const reader = randomModel();
+const source = {
+  modelId: 'random-test',
+  sourceDigest: '0'.repeat(64),
+  tokenizer: { file: 'tokenizer.json', bytes: new TextEncoder().encode('{}') },
+};
+// 30 prompt positions, so decoding crosses the first capacity step (32 positions).
+const prompt = Int32Array.from({ length: 30 }, (_, i) => (i * 29 + 7) % smallConfig.vocabSize);
+
+describe('float16 KV cache (accuracy level 0, random tiny model)', () => {
+  let dir: string;
+  let whole: ShardRunner;
+  let halves: ShardRunner[];
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'shards-f16-'));
+    const common = { accuracyLevel: 0, kvCacheType: 'float16' } as const;
+    await writeShards(reader, source, { outDir: join(dir, 'one'), boundaries: [0, 4], ...common });
+    await writeShards(reader, source, {
+      outDir: join(dir, 'two'),
+      boundaries: evenLayerSplit(4, 2),
+      ...common,
+    });
+    whole = await loadShard(join(dir, 'one', 'shard-0-of-1'), { engine: 'onnxruntime', threads: 1 });
+    halves = [
+      await loadShard(join(dir, 'two', 'shard-0-of-2'), { engine: 'onnxruntime', threads: 1 }),
+      await loadShard(join(dir, 'two', 'shard-1-of-2'), { engine: 'onnxruntime', threads: 1 }),
+    ];
+  });
+
+  afterAll(async () => {
+    await whole?.close();
+    for (const h of halves ?? []) await h.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('is recorded in the manifest', async () => {
+    const m = JSON.parse(await readFile(join(dir, 'one', 'shard-0-of-1', 'manifest.json'), 'utf8'));
+    expect(m.kvCacheType).toBe('float16');
+    expect(whole.manifest.kvCacheType).toBe('float16');
+  });
+
+  it('stays within 1e-2 of the f64 reference through prefill and decode across a capacity step', async () => {
+    const ref = new ReferenceShard(prepareShardWeights(reader, 0, 4));
+    let got = logitsOf(await whole.forward('r', { tokens: prompt }, { position: 0, length: prompt.length }));
+    let expected = logitsOf(ref.forward({ tokens: prompt }, 0, prompt.length));
+    expect(relativeError(got, expected)).toBeLessThan(1e-2);
+    for (let pos = prompt.length; pos < prompt.length + 5; pos++) {
+      const token = Int32Array.of((pos * 13) % smallConfig.vocabSize);
+      got = logitsOf(await whole.forward('r', { tokens: token }, { position: pos, length: 1 }));
+      expected = logitsOf(ref.forward({ tokens: token }, pos, 1));
+      expect(relativeError(got, expected)).toBeLessThan(1e-2);
+    }
+  });
+
+  it('decode through the cache equals one prefill of the same tokens, and two shards equal the whole model', async () => {
+    // Keys/values are rounded to f16 before attention uses them, new or cached, so splitting the
+    // same tokens into prefill + decode steps changes nothing but summation order.
+    const tokens = Int32Array.from([...prompt, 5, 9, 14, 2, 40]);
+    const chain = async (id: string, input: Int32Array, position: number) => {
+      const h = await halves[0]?.forward(id, { tokens: input }, { position, length: input.length });
+      if (!h || !('hidden' in h)) throw new Error('expected hidden');
+      const out = await halves[1]?.forward(id, { hidden: h.hidden }, { position, length: input.length });
+      if (!out) throw new Error('expected logits');
+      return logitsOf(out);
+    };
+    let stepped = logitsOf(
+      await whole.forward('d', { tokens: prompt }, { position: 0, length: prompt.length }),
+    );
+    let chained = await chain('d', prompt, 0);
+    for (let pos = prompt.length; pos < tokens.length; pos++) {
+      const token = tokens.subarray(pos, pos + 1);
+      stepped = logitsOf(await whole.forward('d', { tokens: token }, { position: pos, length: 1 }));
+      chained = await chain('d', token, pos);
+      expect(relativeError(chained, stepped)).toBeLessThan(1e-5);
+    }
+    const once = logitsOf(await whole.forward('once', { tokens }, { position: 0, length: tokens.length }));
+    expect(relativeError(stepped, once)).toBeLessThan(1e-4);
+  });
+});
+
+describe('float32 KV cache growth (accuracy level 0)', () => {
+  it('decode across capacity steps matches the reference within 1e-4', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'shards-f32-'));
+    try {
+      await writeShards(reader, source, { outDir: dir, boundaries: [0, 4], accuracyLevel: 0 });
+      const runner = await loadShard(join(dir, 'shard-0-of-1'), { engine: 'onnxruntime', threads: 1 });
+      expect(runner.manifest.kvCacheType).toBe('float32');
+      const ref = new ReferenceShard(prepareShardWeights(reader, 0, 4));
+      await runner.forward('g', { tokens: prompt }, { position: 0, length: prompt.length });
+      ref.forward({ tokens: prompt }, 0, prompt.length);
+      for (let pos = prompt.length; pos < 70; pos++) {
+        const token = Int32Array.of((pos * 11) % smallConfig.vocabSize);
+        const got = logitsOf(await runner.forward('g', { tokens: token }, { position: pos, length: 1 }));
+        const expected = logitsOf(ref.forward({ tokens: token }, pos, 1));
+        expect(relativeError(got, expected)).toBeLessThan(1e-4);
+      }
+      await runner.close();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
