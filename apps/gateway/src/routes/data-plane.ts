@@ -9,16 +9,19 @@ export const dataPlaneRoutes = fp(
   async (app: FastifyInstance) => {
     const preHandler = (request: FastifyRequest) => app.authenticateKey(request);
 
+    // The calls authenticate in the handler itself, in the same order a preHandler would (after the
+    // body is read, before it is validated): a route hook costs a hook runner per call.
     const call =
       (endpoint: Endpoint, schema: typeof chatCompletionBody | typeof completionBody) =>
       async (request: FastifyRequest, reply: FastifyReply) => {
+        await app.authenticateKey(request);
         const body = parseBody(schema, request.body);
         if (body instanceof Error) throw body;
         return handleCall(app, request, reply, endpoint, body);
       };
 
-    app.post('/v1/chat/completions', { preHandler }, call('chat.completions', chatCompletionBody));
-    app.post('/v1/completions', { preHandler }, call('completions', completionBody));
+    app.post('/v1/chat/completions', call('chat.completions', chatCompletionBody));
+    app.post('/v1/completions', call('completions', completionBody));
 
     app.get('/v1/models', { preHandler }, async (request) => {
       const key = request.virtualKey!;

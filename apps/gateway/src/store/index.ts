@@ -3,13 +3,15 @@ import { openDatabase } from '../db/open.js';
 import type { PostgresOptions } from '../db/postgres.js';
 import { acquireServeLock, type ServeLock } from '../db/serve-lock.js';
 import type { SqliteDatabase } from '../db/sqlite.js';
+import { hashKeySecret } from './key-secrets.js';
 import { MemoryReservations } from './memory-reservations.js';
-import { SqlKeyStore } from './sql-keys.js';
+import { keyFromRow } from './rows.js';
+import { BY_HASH, BY_PREVIOUS_HASH, SqlKeyStore } from './sql-keys.js';
 import { SqlLedgerStore } from './sql-ledger.js';
 import { SqlOwnerStore } from './sql-owners.js';
 import { SqlPricingStore } from './sql-pricing.js';
 import { ServingSqliteLedgerStore } from './sqlite-serving-ledger.js';
-import type { BudgetState, GatewayStore, LedgerStore } from './types.js';
+import type { BudgetState, GatewayStore, KeyRecord, LedgerStore } from './types.js';
 
 export { DatabaseInUseError } from '../db/serve-lock.js';
 export * from './types.js';
@@ -24,6 +26,7 @@ function assembleStore(
   ledger: LedgerStore,
   held: MemoryReservations | null,
   close: () => Promise<void>,
+  findKeyNow?: (secret: string, now: number) => KeyRecord | null,
 ): GatewayStore {
   const keys = new SqlKeyStore(db);
   const owners = new SqlOwnerStore(db);
@@ -41,7 +44,8 @@ function assembleStore(
     dialect: db.dialect,
     createKey: async (input) => withKey(await keys.createKey(input)),
     getKey: async (id) => key(await keys.getKey(id)),
-    findKeyBySecret: async (secret, now) => key(await keys.findKeyBySecret(secret, now)),
+    findKeyBySecret: async (secret, now) =>
+      key(findKeyNow ? findKeyNow(secret, now ?? Date.now()) : await keys.findKeyBySecret(secret, now)),
     listKeys: async (filter) => (await keys.listKeys(filter)).map(key),
     updateKey: async (id, patch) => key(await keys.updateKey(id, patch)),
     revokeKey: async (id) => key(await keys.revokeKey(id)),
@@ -71,13 +75,22 @@ function assembleStore(
  */
 function createServingSqliteStore(db: SqliteDatabase, lock: ServeLock | null): GatewayStore {
   const held = new MemoryReservations();
-  return assembleStore(db, new ServingSqliteLedgerStore(db, held), held, async () => {
+  // Key lookups (every call) read at once instead of queueing behind the statement lock: a read
+  // sees committed data, or the batch being committed, which only ever makes a change visible
+  // sooner.
+  const findKeyNow = (secret: string, now: number): KeyRecord | null => {
+    const hash = hashKeySecret(secret);
+    const row = db.readNow(BY_HASH, { hash })[0] ?? db.readNow(BY_PREVIOUS_HASH, { hash, now })[0];
+    return row ? keyFromRow(row) : null;
+  };
+  const close = async () => {
     try {
       await db.close();
     } finally {
       lock?.release();
     }
-  });
+  };
+  return assembleStore(db, new ServingSqliteLedgerStore(db, held), held, close, findKeyNow);
 }
 
 export interface StoreOptions {

@@ -6,8 +6,8 @@ import { jsonOrNull, keyFromRow } from './rows.js';
 import type { BudgetInput, CreateKeyInput, KeyRecord, KeyStore, UpdateKeyInput } from './types.js';
 
 const BY_ID = statement(sql`SELECT * FROM keys WHERE id = ${sql.placeholder('id')}`);
-const BY_HASH = statement(sql`SELECT * FROM keys WHERE key_hash = ${sql.placeholder('hash')}`);
-const BY_PREVIOUS_HASH = statement(
+export const BY_HASH = statement(sql`SELECT * FROM keys WHERE key_hash = ${sql.placeholder('hash')}`);
+export const BY_PREVIOUS_HASH = statement(
   sql`SELECT * FROM keys WHERE previous_key_hash = ${sql.placeholder('hash')} AND previous_key_expires_at > ${sql.placeholder('now')}`,
 );
 
