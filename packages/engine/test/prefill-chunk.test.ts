@@ -4,8 +4,9 @@ import { PREFILL_CHUNK, prefillChunk } from '../src/runtime/runner.js';
 describe('prefillChunk', () => {
   it('runs full chunks over small caches and shrinks them, in steps of 32, as the cache grows', () => {
     expect(prefillChunk(128)).toBe(PREFILL_CHUNK);
-    expect(prefillChunk(512)).toBe(128);
-    expect(prefillChunk(640)).toBe(96);
+    expect(prefillChunk(256)).toBe(128);
+    expect(prefillChunk(512)).toBe(64);
+    expect(prefillChunk(640)).toBe(32);
     expect(prefillChunk(1152)).toBe(32);
     expect(prefillChunk(8192)).toBe(32);
     for (const capacity of [128, 384, 700, 1024, 4096]) expect(prefillChunk(capacity) % 32).toBe(0);
