@@ -5,10 +5,18 @@
 // own calls (`GET /models`, providers that post-process responses): a web Response whose body
 // streams as bytes arrive; the signal aborts the call (before or after the headers); network errors
 // keep their `code` (ECONNREFUSED, …).
-import http, { type IncomingMessage } from 'node:http';
-import https from 'node:https';
+import type * as Http from 'node:http';
+import type { IncomingMessage } from 'node:http';
+import type * as Https from 'node:https';
+import { createRequire } from 'node:module';
 import { Readable } from 'node:stream';
 import type { FetchFunction } from '@cascadia/providers';
+
+// Loaded with require: the ESM facade of `node:http` reads every export, and one of them lazily
+// loads undici (fetch, WebSocket), whose heap the gateway would then keep without using it.
+const require = createRequire(import.meta.url);
+const http = require('node:http') as typeof Http;
+const https = require('node:https') as typeof Https;
 
 export interface UpstreamRequest {
   method: string;
@@ -19,13 +27,13 @@ export interface UpstreamRequest {
 }
 
 interface Target {
-  module: typeof http | typeof https;
-  agent: http.Agent;
-  options: http.RequestOptions;
+  module: typeof Http | typeof Https;
+  agent: Http.Agent;
+  options: Http.RequestOptions;
 }
 
 export class UpstreamClient {
-  private readonly agents: { http: http.Agent; https: https.Agent };
+  private readonly agents: { http: Http.Agent; https: Https.Agent };
   /** Parsed targets by URL: the relay calls the same few URLs all the time. */
   private readonly targets = new Map<string, Target>();
 

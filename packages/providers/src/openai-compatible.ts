@@ -79,11 +79,13 @@ export function createOpenAICompatibleProvider(settings: OpenAICompatibleProvide
   // decompressor. Without a key the call is keyless, unless the configured headers carry a scheme of
   // their own.
   const fixedHeaders = (json: boolean): Record<string, string> => {
-    const headers = new Headers(settings.headers);
-    if (json) headers.set('content-type', 'application/json');
-    headers.set('accept-encoding', 'identity');
-    if (settings.apiKey) headers.set('authorization', `Bearer ${settings.apiKey}`);
-    return Object.fromEntries(headers);
+    // Lower-case names, as Headers would make them (a plain object: no web Headers per provider).
+    const headers: Record<string, string> = {};
+    for (const [key, value] of Object.entries(settings.headers ?? {})) headers[key.toLowerCase()] = value;
+    if (json) headers['content-type'] = 'application/json';
+    headers['accept-encoding'] = 'identity';
+    if (settings.apiKey) headers.authorization = `Bearer ${settings.apiKey}`;
+    return headers;
   };
   const fixedJsonHeaders = fixedHeaders(true);
   const fixedBodylessHeaders = fixedHeaders(false);
