@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TokenEmbeddings } from '../src/runtime/embedding.js';
 import { loadShard } from '../src/runtime/load.js';
 import type { ShardRunner } from '../src/runtime/types.js';
 import { exportShards } from '../src/shard/export.js';
@@ -29,8 +30,15 @@ interface Step {
   length: number;
 }
 
-function runOpenVino(dir: string, runner: ShardRunner, steps: Step[]): Float32Array[] {
+function runOpenVino(dir: string, runner: ShardRunner, rawSteps: Step[]): Float32Array[] {
   const m = runner.manifest;
+  // A first shard's graph takes hidden states: token rows come from its embedding table, as the
+  // runtime reads them.
+  const embeddings = TokenEmbeddings.open(dir, m);
+  const steps = rawSteps.map((s) =>
+    embeddings && 'tokens' in s.input ? { ...s, input: { hidden: embeddings.lookup(s.input.tokens) } } : s,
+  );
+  embeddings?.close();
   const layers = Array.from({ length: m.layerEnd - m.layerStart }, (_, i) => m.layerStart + i);
   const request = {
     model: join(dir, m.graph),

@@ -144,6 +144,8 @@ export interface SerializedModel {
   /** Chunks to write back to back into the external data file (empty when all inline). */
   externalChunks: Uint8Array[];
   externalBytes: number;
+  /** Offset in the external data file of bytes an initializer was built from, if stored there. */
+  externalOffsetOf(data: ArrayBufferView): number | undefined;
 }
 
 /** External data offsets are aligned so runtimes may map tensors directly. */
@@ -268,5 +270,7 @@ export function serializeModel(graph: GraphBuilder, opts: SerializeOptions = {})
     opset.int(2, version);
     m.message(8, opset);
   }
-  return { model: m.finish(), externalChunks, externalBytes };
+  const externalOffsetOf = (data: ArrayBufferView): number | undefined =>
+    stored.get(data.buffer)?.get(`${data.byteOffset}:${data.byteLength}`);
+  return { model: m.finish(), externalChunks, externalBytes, externalOffsetOf };
 }

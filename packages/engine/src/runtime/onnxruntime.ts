@@ -2,6 +2,7 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import type { ShardManifest } from '../shard/manifest.js';
+import { TokenEmbeddings } from './embedding.js';
 import { createShardRunner, type GraphExecutor, type GraphFeed, type GraphResult } from './runner.js';
 import type { ShardRunner } from './types.js';
 
@@ -45,7 +46,14 @@ export async function createOnnxRuntimeRunner(
     },
     release: () => session.release(),
   };
-  return createShardRunner(manifest, 'onnxruntime', 'cpu', executor, opts.maxSessions);
+  return createShardRunner(
+    manifest,
+    'onnxruntime',
+    'cpu',
+    executor,
+    opts.maxSessions,
+    TokenEmbeddings.open(dir, manifest),
+  );
 }
 
 /**

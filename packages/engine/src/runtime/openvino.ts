@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import type { InferRequest, NodeAddon, Tensor } from 'openvino-node';
 import { ShardIO } from '../shard/graph.js';
 import type { ShardManifest } from '../shard/manifest.js';
+import { TokenEmbeddings } from './embedding.js';
 import { createShardRunner, type GraphExecutor } from './runner.js';
 import type { ShardRunner } from './types.js';
 
@@ -80,5 +81,12 @@ export async function createOpenVinoRunner(
     },
     release: async () => {},
   };
-  return createShardRunner(manifest, 'openvino', device, executor, opts.maxSessions);
+  return createShardRunner(
+    manifest,
+    'openvino',
+    device,
+    executor,
+    opts.maxSessions,
+    TokenEmbeddings.open(dir, manifest),
+  );
 }

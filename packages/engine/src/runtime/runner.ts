@@ -1,6 +1,7 @@
 import type { KvCacheType } from '../shard/graph.js';
 import { ShardIO } from '../shard/graph.js';
 import type { ShardManifest } from '../shard/manifest.js';
+import type { TokenEmbeddings } from './embedding.js';
 import { attentionMask, type KvArray, KvCache, positionIds } from './kv-cache.js';
 import { releaseBuffer } from './release.js';
 import { SessionCache } from './session-cache.js';
@@ -61,6 +62,7 @@ export function createShardRunner(
   device: string,
   executor: GraphExecutor,
   maxSessions = 16,
+  embeddings: TokenEmbeddings | null = null,
 ): ShardRunner {
   const m = manifest;
   const sessions = new SessionCache(maxSessions, () => new KvCache(m, executor.cacheType));
@@ -81,8 +83,17 @@ export function createShardRunner(
         data: attentionMask(kv.capacity, position, steps, kv.mask),
       },
     };
-    if ('tokens' in input) feeds[ShardIO.inputIds] = { type: 'int32', dims: [1, steps], data: input.tokens };
-    else feeds[ShardIO.hiddenIn] = { type: 'float32', dims: [1, steps, m.hiddenSize], data: input.hidden };
+    let embedded: Float32Array | null = null;
+    if ('tokens' in input) {
+      if (embeddings) {
+        embedded = embeddings.lookup(input.tokens);
+        feeds[ShardIO.hiddenIn] = { type: 'float32', dims: [1, steps, m.hiddenSize], data: embedded };
+      } else {
+        feeds[ShardIO.inputIds] = { type: 'int32', dims: [1, steps], data: input.tokens };
+      }
+    } else {
+      feeds[ShardIO.hiddenIn] = { type: 'float32', dims: [1, steps, m.hiddenSize], data: input.hidden };
+    }
     const cacheDims = [1, m.numKvHeads, 1, kv.capacity, m.headDim];
     for (let i = 0; i < layers; i++) {
       const l = m.layerStart + i;
@@ -90,6 +101,7 @@ export function createShardRunner(
       feeds[ShardIO.pastValue(l)] = cacheFeed(kv.values[i] as KvArray, cacheDims);
     }
     const result = await executor.run(feeds, outputs);
+    if (embedded) releaseBuffer(embedded);
     for (let i = 0; i < layers; i++) {
       const l = m.layerStart + i;
       const k = result[ShardIO.newKey(l)];
@@ -142,6 +154,7 @@ export function createShardRunner(
     dropSession: (id) => sessions.drop(id),
     close: async () => {
       sessions.clear();
+      embeddings?.close();
       await executor.release();
     },
   };

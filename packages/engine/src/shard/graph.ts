@@ -4,6 +4,7 @@ import { ropeInverseFrequencies, type ShardWeights } from './weights.js';
 
 /** Names of the shard graph's inputs and outputs; the runtimes bind them by these names. */
 export const ShardIO = {
+  /** First shards exported before the runtime looked up embeddings: token ids [1, S]. */
   inputIds: 'input_ids',
   hiddenIn: 'hidden_in',
   positions: 'positions',
@@ -39,9 +40,13 @@ export interface ShardGraphOptions {
 }
 
 /**
- * Builds one shard: [embeddings] → layers [layerStart, layerEnd) → [final norm + LM head].
+ * Builds one shard: layers [layerStart, layerEnd) → [final norm + LM head].
  *
- * Inputs: `input_ids` int32 [1, S] (first shard) or `hidden_in` f32 [1, S, hidden];
+ * Inputs: `hidden_in` f32 [1, S, hidden] — for the first shard the token embeddings, which the
+ * runtime reads from the table stored next to the graph (see `ShardManifest.embeddingTable`):
+ * a gather inside the graph would map the table's file pages, and every 4 KB page a looked-up
+ * row lands on (plus the kernel's fault-around pages) stays resident, about 12 MB for a
+ * 1024-token prompt of varied tokens; reading rows with a file read costs no resident memory;
  * `positions` int32 [S] (absolute positions, for RoPE); `attention_mask` f32
  * [1, 1, 1, capacity + S, S] (additive, key index by query: 0 where query s may see the cached
  * position j < position or the new position t <= s, -inf elsewhere); per layer the KV cache
@@ -66,23 +71,13 @@ export function buildShardGraph(weights: ShardWeights, opts: ShardGraphOptions):
   /** A KV tensor as f32 for attention (a no-op for an f32 cache). */
   const kvToF32 = (kv: string, hint: string): string =>
     kvType === 'float32' ? kv : g.op('Cast', [kv], hint, { to: { int: ElementType.float32 } });
-  const first = weights.embedding !== undefined;
   const last = weights.lmHead !== undefined;
 
-  // Linears sharing one packed table share its initializers. A tied LM head does not share the
-  // embedding's: it gets initializers of its own over the same bytes (stored once in the data
-  // file). onnxruntime maps each initializer separately and drops the head's mapping once it
-  // has prepacked it, so only the embedding rows actually gathered stay resident, instead of
-  // the whole 8-bit table next to its prepacked copy.
+  // Linears sharing one packed table share its initializers. A tied LM head's bytes are the
+  // embedding table's, stored once in the data file (the runtime reads embedding rows from
+  // them); onnxruntime drops the head's mapping once it has prepacked it.
   const storedTables = new Map<PackedLinear, StoredTable>();
-  let x: string;
-  if (first) {
-    const ids = g.input(ShardIO.inputIds, 'int32', [1, 'sequence']);
-    const table = weights.embedding as PackedLinear;
-    x = embed(g, ids, table, c.hiddenSize);
-  } else {
-    x = g.input(ShardIO.hiddenIn, 'float32', [1, 'sequence', c.hiddenSize]);
-  }
+  let x = g.input(ShardIO.hiddenIn, 'float32', [1, 'sequence', c.hiddenSize]);
   const positions = g.input(ShardIO.positions, 'int32', ['sequence']);
   const mask = g.input(ShardIO.attentionMask, 'float32', [1, 1, 1, 'keys', 'sequence']);
 
@@ -336,29 +331,4 @@ export function buildShardGraph(weights: ShardWeights, opts: ShardGraphOptions):
     g.output(ShardIO.hiddenOut, 'float32', [1, 'sequence', c.hiddenSize]);
   }
   return g;
-}
-
-/**
- * Token embedding from the 8-bit block table: Gather the token's blocks and scales, then
- * (q - 128) * scale. A tied LM head reads the same bytes through initializers of its own.
- */
-function embed(g: GraphBuilder, ids: string, table: PackedLinear, hidden: number): string {
-  const kBlocks = table.k / table.blockSize;
-  const qweight = g.initializer(
-    'embed_tokens.qweight',
-    'uint8',
-    [table.n, kBlocks, table.blockSize],
-    table.quants,
-  );
-  const scales = g.initializer('embed_tokens.scales', 'float32', [table.n * kBlocks], table.scales);
-  const scaleShape = g.ints64('embed_tokens.scale_shape', [table.n, kBlocks, 1]);
-  const scaleTable = g.op('Reshape', [scales, scaleShape], 'embed_tokens.scale_table');
-  const q = g.op('Cast', [g.op('Gather', [qweight, ids], 'embed_q', { axis: { int: 0 } })], 'embed_qf', {
-    to: { int: 1 },
-  });
-  const centered = g.op('Sub', [q, g.floats('embed_zero_point', [128], [])], 'embed_centered');
-  const s = g.op('Gather', [scaleTable, ids], 'embed_scales', { axis: { int: 0 } });
-  const values = g.op('Mul', [centered, s], 'embed_values');
-  const outShape = g.ints64('embed_shape', [1, -1, hidden]);
-  return g.op('Reshape', [values, outShape], 'embeddings');
 }

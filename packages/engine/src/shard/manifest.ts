@@ -27,6 +27,22 @@ export const ShardManifestSchema = z.object({
   numHeads: z.number().int().positive(),
   numKvHeads: z.number().int().positive(),
   headDim: z.number().int().positive(),
+  /**
+   * First shard: where the 8-bit token embedding table lies in `file` — per row `blocksPerRow`
+   * blocks of `blockSize` quants (uint8, zero point 128) at `quantsOffset`, then one f32 scale
+   * per block at `scalesOffset`. The runtime looks up token rows there and feeds the graph
+   * `hidden_in`; absent in shards whose graph takes `input_ids` and gathers the rows itself.
+   */
+  embeddingTable: z
+    .object({
+      file: z.string(),
+      rows: z.number().int().positive(),
+      blockSize: z.number().int().positive(),
+      blocksPerRow: z.number().int().positive(),
+      quantsOffset: z.number().int().nonnegative(),
+      scalesOffset: z.number().int().nonnegative(),
+    })
+    .optional(),
   /** Element type of the KV cache the graph reads and returns; absent means float32. */
   kvCacheType: z.enum(['float32', 'float16']).optional(),
   /** The ONNX graph among `files`. */

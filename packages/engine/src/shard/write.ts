@@ -76,8 +76,33 @@ export async function writeShards(
     const serialized = serializeModel(graph, { externalDataFile: GRAPH_DATA_FILE });
     await writeFile(join(dir, GRAPH_FILE), serialized.model);
     const data = await open(join(dir, GRAPH_DATA_FILE), 'w');
+    let embeddingTable: ShardManifest['embeddingTable'];
     try {
       for (const chunk of serialized.externalChunks) await data.write(chunk);
+      if (weights.embedding) {
+        // The runtime reads embedding rows from the data file: a tied head already stored the
+        // table's bytes there; otherwise they are appended after the graph's initializers.
+        let end = serialized.externalBytes;
+        const place = async (bytes: ArrayBufferView): Promise<number> => {
+          const known = serialized.externalOffsetOf(bytes);
+          if (known !== undefined) return known;
+          const pad = (64 - (end % 64)) % 64;
+          if (pad > 0) await data.write(new Uint8Array(pad));
+          await data.write(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+          const at = end + pad;
+          end = at + bytes.byteLength;
+          return at;
+        };
+        const table = weights.embedding;
+        embeddingTable = {
+          file: GRAPH_DATA_FILE,
+          rows: table.n,
+          blockSize: table.blockSize,
+          blocksPerRow: table.k / table.blockSize,
+          quantsOffset: await place(table.quants),
+          scalesOffset: await place(table.scales),
+        };
+      }
     } finally {
       await data.close();
     }
@@ -105,6 +130,7 @@ export async function writeShards(
       numHeads: c.numHeads,
       numKvHeads: c.numKvHeads,
       headDim: c.headDim,
+      ...(embeddingTable ? { embeddingTable } : {}),
       kvCacheType,
       graph: GRAPH_FILE,
       sourceDigest: source.sourceDigest,
