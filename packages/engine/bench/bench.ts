@@ -12,6 +12,7 @@ import { availableParallelism, homedir, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { argmax, loadPipeline, type ShardPipeline } from '../src/runtime/pipeline.js';
+import { releaseBuffer } from '../src/runtime/release.js';
 import { exportShards } from '../src/shard/export.js';
 import type { ShardManifest } from '../src/shard/manifest.js';
 
@@ -32,6 +33,13 @@ interface Figures {
   /** RSS right after loading (sessions created, before any run). */
   loadedRssMb: number;
   tokens: number[];
+}
+
+/** The next greedy token; the logits are then freed, as `generateTokens` does after sampling. */
+function greedyNext(logits: Float32Array): number {
+  const next = argmax(logits);
+  releaseBuffer(logits);
+  return next;
 }
 
 /** A deterministic prompt of ordinary tokens (ids 1000..), the same for every engine. */
@@ -62,7 +70,7 @@ async function runOurs(name: string, dir: string, threads: number): Promise<Figu
   const t0 = performance.now();
   let logits = await pipeline.forward('a', prompt, 0);
   const ttftMs = performance.now() - t0;
-  const tokens = [argmax(logits)];
+  const tokens = [greedyNext(logits)];
   const t1 = performance.now();
   for (let i = 0; i < DECODE_TOKENS; i++) {
     logits = await pipeline.forward(
@@ -70,17 +78,17 @@ async function runOurs(name: string, dir: string, threads: number): Promise<Figu
       Int32Array.of(tokens[tokens.length - 1] as number),
       PROMPT_LENGTH + i,
     );
-    tokens.push(argmax(logits));
+    tokens.push(greedyNext(logits));
   }
   const decodeTokPerS64 = (DECODE_TOKENS * 1000) / (performance.now() - t1);
 
   const long = Int32Array.from(promptTokens(LONG_CONTEXT, 3));
   logits = await pipeline.forward('b', long, 0);
-  let next = argmax(logits);
+  let next = greedyNext(logits);
   const t2 = performance.now();
   for (let i = 0; i < LONG_DECODE_TOKENS; i++) {
     logits = await pipeline.forward('b', Int32Array.of(next), LONG_CONTEXT + i);
-    next = argmax(logits);
+    next = greedyNext(logits);
   }
   const decodeTokPerS1024 = (LONG_DECODE_TOKENS * 1000) / (performance.now() - t2);
   await pipeline.close();

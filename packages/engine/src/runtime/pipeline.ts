@@ -111,6 +111,9 @@ export async function generateTokens(
     let logits = await pipeline.forward(session, Int32Array.from(prompt), 0);
     while (generated.length < opts.maxTokens) {
       const next = sample(logits, generated);
+      // Each step's logits (vocab x 4 bytes) are freed as soon as a token is drawn from them,
+      // rather than piling up until the next garbage collection.
+      releaseBuffer(logits);
       if (stop.has(next)) break;
       generated.push(next);
       opts.onToken?.(next);

@@ -19,15 +19,16 @@ export const PREFILL_CHUNK = 128;
 /**
  * onnxruntime's scratch (attention scores, kept by its arena after the run) grows with chunk ×
  * cache capacity, so chunks shrink as the cache grows: at most this many query-key pairs, in
- * multiples of 32 positions. Measured on SmolLM2 (1024-token prompt): 128 × 512 pairs took peak
+ * multiples of 16 positions. Measured on SmolLM2 (1024-token prompt): 128 × 512 pairs took peak
  * RSS −40 MB for the whole model (−65 MB for 2 shards in one process) against fixed 128-position
- * chunks, prefill tokens/s unchanged; 64 × 512 another −9 MB, prefill ~1% slower.
+ * chunks, prefill tokens/s unchanged; 64 × 512 another −9 MB (prefill ~1% slower); 32 × 512,
+ * down to 16-position chunks, another −3 MB (a 1024-token prefill 5-10% slower).
  */
-const ATTENTION_PAIRS = 64 * 512;
+const ATTENTION_PAIRS = 32 * 512;
 
 /** Positions per prefill run for a cache of `capacity` positions. */
 export function prefillChunk(capacity: number): number {
-  return Math.max(32, Math.min(PREFILL_CHUNK, Math.floor(ATTENTION_PAIRS / capacity / 32) * 32));
+  return Math.max(16, Math.min(PREFILL_CHUNK, Math.floor(ATTENTION_PAIRS / capacity / 16) * 16));
 }
 
 /** A graph input as the engines take it: the typed array is wrapped, not copied. */
