@@ -124,7 +124,9 @@ export function createShardRunner(
       const { position, length } = fo;
       // Rewind: later positions stay in the buffers, masked out until overwritten.
       kv.length = position;
-      kv.reserve(position + length);
+      // One position more than asked: a prompt is followed by decoding, and the first decoded
+      // token should not have to grow (move) the whole cache.
+      kv.reserve(position + length + 1);
       const hidden = m.hasLmHead ? null : new Float32Array(length * m.hiddenSize);
       let last: Float32Array = new Float32Array(0);
       const chunkSize = prefillChunk(kv.capacity);
