@@ -1,7 +1,7 @@
 // Gateway-added latency and throughput against a mock upstream on loopback, with keys, budgets,
 // metering, the ledger (SQLite) and metrics on: upstream, gateway and client are separate processes.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -32,6 +32,21 @@ function waitForLine(child: ChildProcess, pattern: RegExp): Promise<string> {
     child.on('exit', (code) => reject(new Error(`process exited (${code}): ${out}`)));
   });
 }
+
+/** User + system CPU time of a process (all threads) in ms, from /proc; null where there is none. */
+function processCpuMs(pid: number | undefined): number | null {
+  if (pid === undefined) return null;
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ');
+    const ticks = Number(fields?.[11]) + Number(fields?.[12]);
+    return Number.isFinite(ticks) ? (ticks * 1000) / CLOCK_TICKS_PER_SECOND : null;
+  } catch {
+    return null;
+  }
+}
+
+/** USER_HZ: 100 on Linux on every common architecture (/proc/<pid>/stat counts in these ticks). */
+const CLOCK_TICKS_PER_SECOND = 100;
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -164,10 +179,23 @@ export async function benchGatewayOverhead(options: OverheadOptions): Promise<vo
     const errorsOf = (runs: RunResult[]) =>
       runs.some((r) => r.errors) ? ` | errors ${runs.map((r) => r.errors).join('/')}` : '';
     // Direct, bare proxy and gateway run back to back, so all three see the same machine load.
+    // CPU time per call of each server (all its threads), which scheduling noise on a shared
+    // machine disturbs far less than latency: the gateway's own cost against the floor's.
+    const cpuPerCall = async (pid: number | undefined, count: number, run: () => Promise<RunResult>) => {
+      const before = processCpuMs(pid);
+      const result = await run();
+      const after = processCpuMs(pid);
+      const us = before === null || after === null ? null : ((after - before) * 1000) / count;
+      return { result, us };
+    };
     const measure = async (label: string, count: number, concurrency: number, stream: boolean) => {
       const d = await runLoad(count, concurrency, direct(stream));
-      const b = await runLoad(count, concurrency, viaBareProxy(stream));
-      const g = await runLoad(count, concurrency, viaGateway(stream));
+      const bare = await cpuPerCall(bareProc.pid, count, () =>
+        runLoad(count, concurrency, viaBareProxy(stream)),
+      );
+      const gw = await cpuPerCall(gateway.pid, count, () => runLoad(count, concurrency, viaGateway(stream)));
+      const b = bare.result;
+      const g = gw.result;
       rows.push(`${label}${errorsOf([d, b, g])}`);
       rows.push(`  direct      ${cell(d)}`);
       rows.push(
@@ -179,6 +207,11 @@ export async function benchGatewayOverhead(options: OverheadOptions): Promise<vo
       rows.push(
         `  gateway over the bare proxy: p50 +${fmt(g.p50 - b.p50)} p99 +${fmt(g.p99 - b.p99)} | ${((rate(g) / rate(b)) * 100).toFixed(0)}% of its throughput`,
       );
+      if (bare.us !== null && gw.us !== null) {
+        rows.push(
+          `  CPU per call: bare proxy ${bare.us.toFixed(0)} us, gateway ${gw.us.toFixed(0)} us (${(gw.us / bare.us).toFixed(2)}x)`,
+        );
+      }
     };
     for (const stream of [false, true]) {
       const kind = stream ? 'stream' : 'non-stream';
