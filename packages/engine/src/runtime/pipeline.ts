@@ -78,7 +78,7 @@ export async function loadPipeline(dir: string, opts: LoadShardOptions = {}): Pr
 
 export interface GenerateOptions {
   maxTokens: number;
-  /** Picks the next token from the logits (greedy by default). */
+  /** Picks the next token from the logits (greedy by default); the logits are freed once it returns. */
   sample?: (logits: Float32Array, generated: number[]) => number;
   stopTokenIds?: number[];
   onToken?: (token: number) => void;
