@@ -1,3 +1,4 @@
+import BetterSqlite3 from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { usdToNano } from '../src/money.js';
 import { nextResetAt } from '../src/store/budget-period.js';
@@ -371,4 +372,36 @@ describe('the serving store on SQLite', () => {
       await serving.close();
     }
   });
+
+  it('keeps settling after a batch could not even begin (the database was locked by another process)', async () => {
+    const serving = await openStore(db.url, {}, { serving: true });
+    const other = new BetterSqlite3(db.url.slice('file:'.length));
+    try {
+      const { key } = await serving.createKey({ alias: 'k', budget: { maxNusd: 1_000_000 } });
+      for (const id of ['r1', 'r2']) {
+        await serving.reserve({ id, keyId: key.id, ownerId: null, amountNusd: 500, ttlMs: 60_000 });
+      }
+      other.exec('BEGIN IMMEDIATE'); // holds the write lock past the serving connection's busy timeout
+      const first = serving.settle({
+        reservationId: 'r1',
+        keyId: key.id,
+        ownerId: null,
+        costNusd: 100,
+        row: settleRow(),
+      });
+      await expect(first).rejects.toThrow(/locked|busy/i);
+      other.exec('ROLLBACK');
+      await serving.settle({
+        reservationId: 'r2',
+        keyId: key.id,
+        ownerId: null,
+        costNusd: 200,
+        row: settleRow(),
+      });
+      expect((await serving.getKey(key.id))?.budget).toMatchObject({ spentNusd: 200, reservedNusd: 500 });
+    } finally {
+      other.close();
+      await serving.close();
+    }
+  }, 30_000);
 });

@@ -126,6 +126,9 @@ export class ServingSqliteLedgerStore extends SqlLedgerStore {
             }
           },
           () => {
+            // The transaction may have failed before it started (BEGIN could not take the write
+            // lock): this batch takes no more settlements either way.
+            if (this.queued === batch) this.queued = null;
             // One bad settlement (e.g. a retry of one that did commit: its ledger row exists) must
             // not fail the others: each is tried again in its own savepoint.
             for (const item of batch) {
