@@ -6,7 +6,8 @@
  *  3. time to first token;
  *  4. aggregate tokens/s at 1, 2, 4 and 8 concurrent streams.
  * Env: BENCH_MAX_TOKENS (default 64), BENCH_THREADS (threads per node, default 1), BENCH_RUNS
- * (alternating one-node / pipeline decode runs, default 6), SMOLLM2_GGUF.
+ * (alternating one-node / pipeline decode runs, default 6), BENCH_BUSY_POLL=1 (nodes run with
+ * --busy-poll), SMOLLM2_GGUF.
  * Runs the built code (dist/), so `pnpm build` first (turbo's bench task does).
  */
 
@@ -31,6 +32,7 @@ const CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
 const MAX_TOKENS = Number(process.env.BENCH_MAX_TOKENS ?? 64);
 const THREADS = Number(process.env.BENCH_THREADS ?? 1);
 const RUNS = Number(process.env.BENCH_RUNS ?? 6);
+const BUSY_POLL = process.env.BENCH_BUSY_POLL === '1';
 const TOKEN = 'bench-join-token-0123456789abcdef';
 const children: ChildProcess[] = [];
 
@@ -83,6 +85,7 @@ async function mesh(shardDirs: string[], dataDir: string): Promise<string> {
           String(THREADS),
           '--key-file',
           path.join(dataDir, `n${i}.key`),
+          ...(BUSY_POLL ? ['--busy-poll'] : []),
         ],
         traceDir,
       ),
@@ -324,7 +327,7 @@ async function main() {
   try {
     const line = (s: string) => process.stdout.write(`${s}\n`);
     line(
-      `# cascadia mesh benchmark (loopback, ${os.availableParallelism()} cores, load average ${os.loadavg()[0]!.toFixed(1)}, ${THREADS} thread(s) per node, max_tokens ${MAX_TOKENS})`,
+      `# cascadia mesh benchmark (loopback, ${os.availableParallelism()} cores, load average ${os.loadavg()[0]!.toFixed(1)}, ${THREADS} thread(s) per node${BUSY_POLL ? ', nodes busy-polling' : ''}, max_tokens ${MAX_TOKENS})`,
     );
     await hopCost(2, path.join(dir, 'echo-warm')); // JIT warm-up
     const one = await hopCost(1, path.join(dir, 'echo1'));

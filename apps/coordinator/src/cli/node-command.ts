@@ -25,6 +25,7 @@ export async function nodeCommand(argv: string[]): Promise<void> {
       device: { type: 'string', ...opt(env.CASCADIA_DEVICE) },
       threads: { type: 'string', ...opt(env.CASCADIA_THREADS) },
       'max-sessions': { type: 'string', ...opt(env.CASCADIA_MAX_SESSIONS) },
+      'busy-poll': { type: 'boolean', default: env.CASCADIA_BUSY_POLL === '1' },
     },
   });
   if (!values.shard && !values.model) {
@@ -55,6 +56,7 @@ export async function nodeCommand(argv: string[]): Promise<void> {
     ...(values.device ? { device: values.device } : {}),
     ...(values.threads ? { threads: Number(values.threads) } : {}),
     ...(values['max-sessions'] ? { maxSessions: Number(values['max-sessions']) } : {}),
+    ...(values['busy-poll'] ? { busyPoll: true } : {}),
     log,
   });
   log('node serving', {

@@ -41,6 +41,8 @@ export interface RunNodeOptions {
   device?: string;
   threads?: number;
   maxSessions?: number;
+  /** keep polling while sessions are open (see StageServerOptions.busyPoll) */
+  busyPoll?: boolean;
   /** first retry delay when the coordinator is unreachable (doubles up to 10x) */
   rejoinRetryMs?: number;
   log?: (msg: string, extra?: Record<string, unknown>) => void;
@@ -85,6 +87,7 @@ export async function runNode(opts: RunNodeOptions): Promise<RunningNode> {
     createSampler: opts.createSampler ?? ((params) => e.createSampler(params)),
     coordinator: () => agent?.coordinator ?? null,
     maxSessions: opts.maxSessions ?? 64,
+    ...(opts.busyPoll ? { busyPoll: true } : {}),
     ...(opts.log ? { log: opts.log } : {}),
   });
   const bound = await server.listen(opts.port ?? 0, host);

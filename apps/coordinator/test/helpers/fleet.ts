@@ -23,7 +23,11 @@ export interface TestFleet {
   coordinator: RunningCoordinator;
   nodes: RunningNode[];
   /** `source`: a runner, or a shard directory the node loads with the engine */
-  addNode(source: StageRunner | string, name: string, opts?: { joinToken?: string }): Promise<RunningNode>;
+  addNode(
+    source: StageRunner | string,
+    name: string,
+    opts?: { joinToken?: string; busyPoll?: boolean },
+  ): Promise<RunningNode>;
   close(): Promise<void>;
 }
 
@@ -54,6 +58,7 @@ export async function startTestFleet(opts: CoordinatorServerOptions = {}): Promi
         host: '127.0.0.1',
         port: 0,
         rejoinRetryMs: 100,
+        ...(nodeOpts.busyPoll ? { busyPoll: true } : {}),
         ...(process.env.MESH_TEST_LOG
           ? { log: (m: string, e?: Record<string, unknown>) => console.log(name, m, e) }
           : {}),
