@@ -35,10 +35,10 @@ export async function stepBreakdown(dir: string, from: number, to: number): Prom
     for (const [event, session, step, t] of records) {
       if (t < from || t > to) continue;
       const key = `${session}:${step}`;
-      let procs = byStep.get(key);
-      if (!procs) byStep.set(key, (procs = new Map()));
-      let events = procs.get(file);
-      if (!events) procs.set(file, (events = {}));
+      const procs = byStep.get(key) ?? new Map<string, Events>();
+      byStep.set(key, procs);
+      const events = procs.get(file) ?? {};
+      procs.set(file, events);
       events[event] = t;
     }
   }
