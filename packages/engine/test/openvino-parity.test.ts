@@ -10,6 +10,7 @@ import type { ShardRunner } from '../src/runtime/types.js';
 import { exportShards } from '../src/shard/export.js';
 import { writeShards } from '../src/shard/write.js';
 import { randomModel, smallConfig } from './helpers/random-model.js';
+import { relativeError } from './helpers/relative-error.js';
 import { SMOLLM2_MISSING_REASON, smollm2Path } from './support/smollm2.js';
 
 const script = fileURLToPath(new URL('./openvino_parity.py', import.meta.url));
@@ -62,16 +63,6 @@ function runOpenVino(dir: string, runner: ShardRunner, rawSteps: Step[]): Float3
   });
   if (r.status !== 0) throw new Error(`openvino run failed: ${r.stderr}`);
   return (JSON.parse(r.stdout) as { outputs: number[][] }).outputs.map((o) => Float32Array.from(o));
-}
-
-function relativeError(a: Float32Array, b: Float32Array): number {
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < b.length; i++) {
-    diff = Math.max(diff, Math.abs((a[i] as number) - (b[i] as number)));
-    scale = Math.max(scale, Math.abs(b[i] as number));
-  }
-  return diff / scale;
 }
 
 describe.skipIf(unavailable !== null)(

@@ -9,17 +9,7 @@ import { evenLayerSplit } from '../src/shard/split.js';
 import { prepareShardWeights, ropeInverseFrequencies } from '../src/shard/weights.js';
 import { writeShards } from '../src/shard/write.js';
 import { randomModel, smallConfig } from './helpers/random-model.js';
-
-/** Max |a - b| relative to max |b|. */
-function relativeError(a: Float32Array, b: Float32Array): number {
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < b.length; i++) {
-    diff = Math.max(diff, Math.abs((a[i] as number) - (b[i] as number)));
-    scale = Math.max(scale, Math.abs(b[i] as number));
-  }
-  return diff / scale;
-}
+import { relativeError } from './helpers/relative-error.js';
 
 function argmax(v: Float32Array): number {
   let best = 0;
