@@ -7,9 +7,8 @@
  */
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
+import type { StepEvent, StepTraceRecord } from '../dist/step-trace.js';
 
-type StepEvent = 'sent' | 'received' | 'forward_start' | 'forward_end';
-type TraceRecord = [StepEvent, string, number, number];
 type Events = Partial<Record<StepEvent, number>>;
 
 export interface StepBreakdown {
@@ -31,7 +30,7 @@ export async function stepBreakdown(dir: string, from: number, to: number): Prom
   const byStep = new Map<string, Map<string, Events>>();
   for (const file of await readdir(dir)) {
     if (!file.startsWith('trace-')) continue;
-    const records = JSON.parse(await readFile(path.join(dir, file), 'utf8')) as TraceRecord[];
+    const records = JSON.parse(await readFile(path.join(dir, file), 'utf8')) as StepTraceRecord[];
     for (const [event, session, step, t] of records) {
       if (t < from || t > to) continue;
       const key = `${session}:${step}`;

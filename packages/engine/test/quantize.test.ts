@@ -14,16 +14,7 @@ import {
 } from '../src/onnx/quantize.js';
 import { packLinear, type WeightReader } from '../src/shard/weights.js';
 import { seededRandom } from './helpers/random-model.js';
-
-function maxRelativeDiff(a: Float32Array, b: Float32Array): number {
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < a.length; i++) {
-    diff = Math.max(diff, Math.abs((a[i] as number) - (b[i] as number)));
-    scale = Math.max(scale, Math.abs(b[i] as number));
-  }
-  return diff / scale;
-}
+import { relativeError } from './helpers/relative-error.js';
 
 describe('GGUF blocks carried into MatMulNBits without re-quantization', () => {
   let dir: string;
@@ -53,7 +44,7 @@ describe('GGUF blocks carried into MatMulNBits without re-quantization', () => {
         const packed = packLinear(reader, name);
         expect(packed.bits).toBe(quant === 'q8_0' ? 8 : 4);
         expect(packed.blockOffsets !== undefined).toBe(quant === 'q4_1');
-        expect(maxRelativeDiff(dequantizePacked(packed), dequantize(t))).toBeLessThan(1e-6);
+        expect(relativeError(dequantizePacked(packed), dequantize(t))).toBeLessThan(1e-6);
       }
     });
   }
@@ -103,7 +94,7 @@ describe('quantizing float weights (4-bit, block 32, symmetric)', () => {
     expect(Array.from(rows)).toEqual(Array.from(full.subarray(2 * k, 5 * k)));
     const scaled = dequantizePacked(scaleLinear(p, 0.5));
     expect(
-      maxRelativeDiff(
+      relativeError(
         scaled,
         full.map((v) => v * 0.5),
       ),
