@@ -18,6 +18,15 @@ describe('planLayerSplit', () => {
     expect(planLayerSplit(3, [1, 1, 100])).toEqual([0, 1, 2, 3]);
   });
 
+  it('gives the last shard fewer layers by the work only it does (the LM head)', () => {
+    expect(planLayerSplit(30, [1, 1], { lastStageExtra: 8 })).toEqual([0, 19, 30]);
+    // 34 units of work: 17 / 8.5 / 8.5, the last being 4.5 layers and the head.
+    expect(planLayerSplit(30, [2, 1, 1], { lastStageExtra: 4 })).toEqual([0, 17, 26, 30]);
+    // Never below one layer; a single shard takes everything.
+    expect(planLayerSplit(4, [1, 1], { lastStageExtra: 100 })).toEqual([0, 3, 4]);
+    expect(planLayerSplit(30, [1], { lastStageExtra: 8 })).toEqual([0, 30]);
+  });
+
   it('rejects impossible or invalid splits', () => {
     expect(() => planLayerSplit(2, [1, 1, 1])).toThrow(/cannot split 2 layers into 3/);
     expect(() => planLayerSplit(10, [1, 0])).toThrow(/positive/);

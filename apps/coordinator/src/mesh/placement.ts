@@ -7,6 +7,8 @@
  * range and honouring an explicit plan when one is configured.
  */
 
+import { planLayerSplit as splitLayers } from '@cascadia/engine/split';
+
 export interface PlacementNode {
   node_id: string;
   /** bytes the node can give the model (free memory) */
@@ -20,51 +22,28 @@ export interface LayerAssignment {
 }
 
 /**
- * Memory-weighted contiguous split of `numLayers` layers over `nodes`, in the given order.
- * `lastStageExtra` is work only the last stage does (the LM head), in layer equivalents: the last
- * node then gets that many fewer layers than its share, so stages stay balanced and a pipeline of
- * concurrent sessions is not held back by its last stage.
+ * Memory-weighted contiguous split of `numLayers` layers over `nodes`, in the given order: the
+ * engine's `planLayerSplit` (the same plan `cascadia-engine export --memory` writes shards for),
+ * with each node's memory as its weight. `lastStageExtra` is work only the last stage does (the LM
+ * head), in layer equivalents: the last node then gets that many fewer layers than its share, so
+ * stages stay balanced and a pipeline of concurrent sessions is not held back by its last stage.
  */
 export function planLayerSplit(
   numLayers: number,
   nodes: PlacementNode[],
   opts: { lastStageExtra?: number } = {},
 ): LayerAssignment[] {
-  if (!Number.isInteger(numLayers) || numLayers < 1) throw new Error('numLayers must be a positive integer');
   if (nodes.length === 0) return [];
-  if (nodes.length > numLayers)
-    throw new Error(`cannot split ${numLayers} layers over ${nodes.length} nodes`);
-  const weights = nodes.map((n) => Math.max(n.memory_bytes, 1));
-  const total = weights.reduce((a, b) => a + b, 0);
-  const extra = nodes.length > 1 ? Math.max(0, opts.lastStageExtra ?? 0) : 0;
-  const exact = weights.map((w) => (w / total) * (numLayers + extra));
-  const last = exact.length - 1;
-  exact[last] = Math.max(1, exact[last]! - extra);
-  // Rescale the others so the real-valued counts add up to numLayers again.
-  const others = exact.slice(0, last).reduce((a, b) => a + b, 0);
-  for (let i = 0; i < last; i++) exact[i] = (exact[i]! / others) * (numLayers - exact[last]!);
-  // Largest-remainder rounding keeps the sum exact; then every node gets at least one layer.
-  const counts = exact.map((x) => Math.max(1, Math.floor(x)));
-  let assigned = counts.reduce((a, b) => a + b, 0);
-  const byRemainder = exact.map((x, i) => ({ i, r: x - Math.floor(x) })).sort((a, b) => b.r - a.r);
-  for (let k = 0; assigned < numLayers; k = (k + 1) % byRemainder.length) {
-    counts[byRemainder[k]!.i]!++;
-    assigned++;
-  }
-  while (assigned > numLayers) {
-    // Floors raised to 1 can overshoot: take back from the largest allocations.
-    const largest = counts.indexOf(Math.max(...counts));
-    counts[largest]!--;
-    assigned--;
-  }
-  const plan: LayerAssignment[] = [];
-  let start = 0;
-  nodes.forEach((n, i) => {
-    const end = start + counts[i]!;
-    plan.push({ node_id: n.node_id, layer_start: start, layer_end: end });
-    start = end;
-  });
-  return plan;
+  const boundaries = splitLayers(
+    numLayers,
+    nodes.map((n) => Math.max(n.memory_bytes, 1)),
+    opts,
+  );
+  return nodes.map((n, i) => ({
+    node_id: n.node_id,
+    layer_start: boundaries[i] as number,
+    layer_end: boundaries[i + 1] as number,
+  }));
 }
 
 /** Multiply-accumulates per token of one decoder layer and of the LM head, from a Llama config. */

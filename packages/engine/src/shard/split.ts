@@ -1,9 +1,18 @@
+export interface LayerSplitOptions {
+  /**
+   * Work only the last shard does (the LM head), in decoder-layer equivalents: the last shard then
+   * gets that many fewer layers than its share, so the stages of a pipeline stay balanced.
+   */
+  lastStageExtra?: number;
+}
+
 /**
  * Splits `numLayers` layers into contiguous ranges proportional to `weights` (e.g. each node's
  * free memory), every range at least one layer. Returns boundaries [0, b1, ..., numLayers]:
- * shard i holds layers [boundaries[i], boundaries[i + 1]).
+ * shard i holds layers [boundaries[i], boundaries[i + 1]). The export's memory-weighted split and
+ * the mesh's placement of layers on nodes both use this one plan.
  */
-export function planLayerSplit(numLayers: number, weights: number[]): number[] {
+export function planLayerSplit(numLayers: number, weights: number[], opts: LayerSplitOptions = {}): number[] {
   const n = weights.length;
   if (!Number.isInteger(numLayers) || numLayers < 1) throw new Error(`invalid layer count ${numLayers}`);
   if (n < 1) throw new Error('at least one shard weight is required');
@@ -11,16 +20,32 @@ export function planLayerSplit(numLayers: number, weights: number[]): number[] {
   if (weights.some((w) => !Number.isFinite(w) || w <= 0))
     throw new Error('shard weights must be positive numbers');
   const total = weights.reduce((a, b) => a + b, 0);
-  const boundaries = [0];
-  let cumulative = 0;
-  for (let i = 0; i < n - 1; i++) {
-    cumulative += weights[i] as number;
-    const ideal = Math.round((numLayers * cumulative) / total);
-    const prev = boundaries[i] as number;
-    // Leave at least one layer for this shard and for each shard still to come.
-    boundaries.push(Math.min(Math.max(ideal, prev + 1), numLayers - (n - 1 - i)));
+  const extra = n > 1 ? Math.max(0, opts.lastStageExtra ?? 0) : 0;
+  // Real-valued layer counts: shares of the layers plus the last stage's extra work, which the
+  // last shard then gives back; the others are rescaled so the counts add up to numLayers again.
+  const exact = weights.map((w) => (w / total) * (numLayers + extra));
+  const last = n - 1;
+  exact[last] = Math.max(1, (exact[last] as number) - extra);
+  const others = exact.slice(0, last).reduce((a, b) => a + b, 0);
+  for (let i = 0; i < last; i++)
+    exact[i] = ((exact[i] as number) / others) * (numLayers - (exact[last] as number));
+  // Largest-remainder rounding keeps the sum exact; every shard gets at least one layer.
+  const counts = exact.map((x) => Math.max(1, Math.floor(x)));
+  let assigned = counts.reduce((a, b) => a + b, 0);
+  const byRemainder = exact.map((x, i) => ({ i, r: x - Math.floor(x) })).sort((a, b) => b.r - a.r);
+  for (let k = 0; assigned < numLayers; k = (k + 1) % n) {
+    const i = (byRemainder[k] as { i: number }).i;
+    counts[i] = (counts[i] as number) + 1;
+    assigned++;
   }
-  boundaries.push(numLayers);
+  while (assigned > numLayers) {
+    // Counts raised to one can overshoot: take back from the largest.
+    const largest = counts.indexOf(Math.max(...counts));
+    counts[largest] = (counts[largest] as number) - 1;
+    assigned--;
+  }
+  const boundaries = [0];
+  for (const c of counts) boundaries.push((boundaries[boundaries.length - 1] as number) + c);
   return boundaries;
 }
 
