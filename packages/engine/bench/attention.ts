@@ -44,6 +44,21 @@ interface BlockIO {
   l: number;
 }
 
+/** Softmax over cached and new positions, then the probabilities times cached and new values. */
+function weightedValues(g: GraphBuilder, io: BlockIO, scores: string): string {
+  const { l } = io;
+  const probs = g.op('Softmax', [scores], `p${l}`, { axis: { int: -1 } });
+  const [pp, pn] = g.node('Split', [probs, io.split], [`pp${l}`, `pn${l}`], { axis: { int: -1 } }) as [
+    string,
+    string,
+  ];
+  return g.op(
+    'Add',
+    [g.op('MatMul', [pp, io.values], `ap${l}`), g.op('MatMul', [pn, io.newValue], `an${l}`)],
+    `o${l}`,
+  );
+}
+
 /** The shard graph's formulation (see `buildShardGraph`): scores as K · qᵀ, softmax, probs · V. */
 function standard(g: GraphBuilder, io: BlockIO): string {
   const { l } = io;
@@ -56,16 +71,7 @@ function standard(g: GraphBuilder, io: BlockIO): string {
     `st${l}`,
   );
   const scores = g.op('Transpose', [scoresT], `s${l}`, { perm: { ints: [0, 1, 2, 4, 3] } });
-  const probs = g.op('Softmax', [scores], `p${l}`, { axis: { int: -1 } });
-  const [pp, pn] = g.node('Split', [probs, io.split], [`pp${l}`, `pn${l}`], { axis: { int: -1 } }) as [
-    string,
-    string,
-  ];
-  return g.op(
-    'Add',
-    [g.op('MatMul', [pp, io.values], `ap${l}`), g.op('MatMul', [pn, io.newValue], `an${l}`)],
-    `o${l}`,
-  );
+  return weightedValues(g, io, scores);
 }
 
 /** Keys cached transposed: scores as q · Kᵀ (one GEMV per query head, no transposes of scores). */
@@ -80,16 +86,7 @@ function keysTransposed(g: GraphBuilder, io: BlockIO): string {
     [g.op('Concat', [past, fresh], `c${l}`, { axis: { int: 4 } }), io.mask],
     `s${l}`,
   );
-  const probs = g.op('Softmax', [scores], `p${l}`, { axis: { int: -1 } });
-  const [pp, pn] = g.node('Split', [probs, io.split], [`pp${l}`, `pn${l}`], { axis: { int: -1 } }) as [
-    string,
-    string,
-  ];
-  return g.op(
-    'Add',
-    [g.op('MatMul', [pp, io.values], `ap${l}`), g.op('MatMul', [pn, io.newValue], `an${l}`)],
-    `o${l}`,
-  );
+  return weightedValues(g, io, scores);
 }
 
 /** One GEMM per KV head (its 3 query heads as rows) instead of 3 GEMVs reading the same cache. */
