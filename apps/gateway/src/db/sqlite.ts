@@ -98,6 +98,14 @@ export interface SqliteDatabase extends Database {
    * batch's writes (for budgets: settled spend not yet durable, which only over-counts).
    */
   readNow<T extends Row = Row>(query: Query, values?: Values): T[];
+  /**
+   * SQLite's `PRAGMA data_version`: it changes when another connection (the CLI, another process)
+   * has committed to the file since this connection last looked, never for this connection's own
+   * commits.
+   */
+  dataVersion(): number;
+  /** A transaction is open on this connection (its writes are not committed yet). */
+  readonly inTransaction: boolean;
 }
 
 class BetterSqliteDatabase implements SqliteDatabase {
@@ -111,6 +119,7 @@ class BetterSqliteDatabase implements SqliteDatabase {
   private readonly savepoint: BetterSqlite3.Statement;
   private readonly release: BetterSqlite3.Statement;
   private readonly rollbackToSavepoint: BetterSqlite3.Statement;
+  private readonly dataVersionStatement: BetterSqlite3.Statement;
   private pending: PendingTransaction[] = [];
   private flushScheduled = false;
 
@@ -128,6 +137,15 @@ class BetterSqliteDatabase implements SqliteDatabase {
     this.savepoint = client.prepare('SAVEPOINT grouped');
     this.release = client.prepare('RELEASE grouped');
     this.rollbackToSavepoint = client.prepare('ROLLBACK TO grouped');
+    this.dataVersionStatement = client.prepare('PRAGMA data_version').pluck();
+  }
+
+  dataVersion(): number {
+    return Number(this.dataVersionStatement.get());
+  }
+
+  get inTransaction(): boolean {
+    return this.client.inTransaction;
   }
 
   all<T extends Row = Row>(query: Query, values?: Values): Promise<T[]> {

@@ -6,7 +6,8 @@ import type { SqliteDatabase } from '../db/sqlite.js';
 import { hashKeySecret } from './key-secrets.js';
 import { MemoryReservations } from './memory-reservations.js';
 import { keyFromRow } from './rows.js';
-import { BY_HASH, BY_PREVIOUS_HASH, SqlKeyStore } from './sql-keys.js';
+import { ServingReadCache } from './serving-read-cache.js';
+import { BY_PREVIOUS_HASH, SqlKeyStore } from './sql-keys.js';
 import { SqlLedgerStore } from './sql-ledger.js';
 import { SqlOwnerStore } from './sql-owners.js';
 import { SqlPricingStore } from './sql-pricing.js';
@@ -27,6 +28,8 @@ function assembleStore(
   held: MemoryReservations | null,
   close: () => Promise<void>,
   findKeyNow?: (secret: string, now: number) => KeyRecord | null,
+  /** Runs after each write of keys, owners or budgets (not settlements) through this store. */
+  afterWrite: () => void = () => {},
 ): GatewayStore {
   const keys = new SqlKeyStore(db);
   const owners = new SqlOwnerStore(db);
@@ -40,22 +43,29 @@ function assembleStore(
     record && held ? { ...record, budget: budget('owner', record.id, record.budget) } : record;
   const withKey = <T extends { key: { id: string; budget: BudgetState } } | null>(result: T): T =>
     result && held ? { ...result, key: key(result.key) } : result;
+  const write = async <T>(done: Promise<T>): Promise<T> => {
+    try {
+      return await done;
+    } finally {
+      afterWrite();
+    }
+  };
   return {
     dialect: db.dialect,
-    createKey: async (input) => withKey(await keys.createKey(input)),
+    createKey: async (input) => withKey(await write(keys.createKey(input))),
     getKey: async (id) => key(await keys.getKey(id)),
     findKeyBySecret: async (secret, now) =>
       key(findKeyNow ? findKeyNow(secret, now ?? Date.now()) : await keys.findKeyBySecret(secret, now)),
     listKeys: async (filter) => (await keys.listKeys(filter)).map(key),
-    updateKey: async (id, patch) => key(await keys.updateKey(id, patch)),
-    revokeKey: async (id) => key(await keys.revokeKey(id)),
-    rotateKey: async (id, grace) => withKey(await keys.rotateKey(id, grace)),
-    setKeyBudget: async (id, input) => key(await keys.setKeyBudget(id, input)),
-    createOwner: async (input) => owner(await owners.createOwner(input)),
-    upsertOwner: async (input) => owner(await owners.upsertOwner(input)),
+    updateKey: async (id, patch) => key(await write(keys.updateKey(id, patch))),
+    revokeKey: async (id) => key(await write(keys.revokeKey(id))),
+    rotateKey: async (id, grace) => withKey(await write(keys.rotateKey(id, grace))),
+    setKeyBudget: async (id, input) => key(await write(keys.setKeyBudget(id, input))),
+    createOwner: async (input) => owner(await write(owners.createOwner(input))),
+    upsertOwner: async (input) => owner(await write(owners.upsertOwner(input))),
     getOwner: async (id) => owner(await owners.getOwner(id)),
     listOwners: async () => (await owners.listOwners()).map(owner),
-    setOwnerBudget: async (id, input) => owner(await owners.setOwnerBudget(id, input)),
+    setOwnerBudget: async (id, input) => owner(await write(owners.setOwnerBudget(id, input))),
     setPrice: (price) => pricing.setPrice(price),
     listPrices: (model) => pricing.listPrices(model),
     reserve: (request) => ledger.reserve(request),
@@ -75,12 +85,16 @@ function assembleStore(
  */
 function createServingSqliteStore(db: SqliteDatabase, lock: ServeLock | null): GatewayStore {
   const held = new MemoryReservations();
-  // Key lookups (every call) read at once instead of queueing behind the statement lock: a read
-  // sees committed data, or the batch being committed, which only ever makes a change visible
-  // sooner.
+  const cache = new ServingReadCache(db);
+  // Key lookups (every call) read at once instead of queueing behind the statement lock, from the
+  // cache (serving-read-cache.ts) or the database: a read sees committed data, or the batch being
+  // committed, which only ever makes a change visible sooner. A key's previous secret (rotation
+  // grace period) is looked up uncached: it is valid only until a time.
   const findKeyNow = (secret: string, now: number): KeyRecord | null => {
     const hash = hashKeySecret(secret);
-    const row = db.readNow(BY_HASH, { hash })[0] ?? db.readNow(BY_PREVIOUS_HASH, { hash, now })[0];
+    const key = cache.keyByHash(hash);
+    if (key) return key;
+    const row = db.readNow(BY_PREVIOUS_HASH, { hash, now })[0];
     return row ? keyFromRow(row) : null;
   };
   const close = async () => {
@@ -90,7 +104,9 @@ function createServingSqliteStore(db: SqliteDatabase, lock: ServeLock | null): G
       lock?.release();
     }
   };
-  return assembleStore(db, new ServingSqliteLedgerStore(db, held), held, close, findKeyNow);
+  return assembleStore(db, new ServingSqliteLedgerStore(db, held, cache), held, close, findKeyNow, () =>
+    cache.clear(),
+  );
 }
 
 export interface StoreOptions {

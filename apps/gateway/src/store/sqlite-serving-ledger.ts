@@ -3,10 +3,9 @@
 // the roll-ups are written exactly as on PostgreSQL, in one settle transaction.
 
 import type { SqlExecutor } from '../db/database.js';
-import { num, numOrNull, statement } from '../db/database.js';
-import { sql } from '../db/sql.js';
 import type { SqliteDatabase } from '../db/sqlite.js';
 import type { MemoryReservations } from './memory-reservations.js';
+import type { ServingReadCache } from './serving-read-cache.js';
 import {
   BUDGET,
   type BudgetTable,
@@ -23,16 +22,6 @@ import {
 } from './sql-ledger.js';
 import type { BudgetState, ReservationRequest, ReserveResult, SettleRequest } from './types.js';
 
-const p = sql.placeholder;
-const BUDGET_ROW = {
-  keys: statement(
-    sql`SELECT budget_max_nusd, budget_spent_nusd, budget_period, budget_resets_at FROM keys WHERE id = ${p('id')}`,
-  ),
-  owners: statement(
-    sql`SELECT budget_max_nusd, budget_spent_nusd, budget_period, budget_resets_at FROM owners WHERE id = ${p('id')}`,
-  ),
-};
-
 interface PendingSettle {
   request: SettleRequest;
   resolve: () => void;
@@ -44,23 +33,19 @@ export class ServingSqliteLedgerStore extends SqlLedgerStore {
   private queued: PendingSettle[] | null = null;
 
   constructor(
-    private readonly sqlite: SqliteDatabase,
+    sqlite: SqliteDatabase,
     private readonly reservations: MemoryReservations,
+    private readonly cache: ServingReadCache,
   ) {
     super(sqlite);
   }
 
   /** Settled spend (committed, or in the batch being committed) plus what this process holds. */
   private budgetNow(table: BudgetTable, id: string): BudgetState | null {
-    const row = this.sqlite.readNow(BUDGET_ROW[table], { id })[0];
-    if (!row) return null;
-    return {
-      maxNusd: numOrNull(row.budget_max_nusd),
-      spentNusd: num(row.budget_spent_nusd),
-      reservedNusd: this.reservations.reserved(table === 'keys' ? 'key' : 'owner', id),
-      period: (row.budget_period ?? null) as BudgetState['period'],
-      resetsAt: numOrNull(row.budget_resets_at),
-    };
+    const budget = this.cache.budget(table, id);
+    if (!budget) return null;
+    budget.reservedNusd = this.reservations.reserved(table === 'keys' ? 'key' : 'owner', id);
+    return budget;
   }
 
   /**
@@ -79,10 +64,14 @@ export class ServingSqliteLedgerStore extends SqlLedgerStore {
         // A budget period that is over starts anew (spend to zero, reservations kept), in a
         // transaction of its own; then the check runs again on the new period.
         if (attempt > 3) throw new Error('budget period reset did not take effect');
-        await this.db.transaction(async (tx) => {
-          await tx.run(BUDGET.keys.roll, rollValues(request.keyId, now));
-          if (request.ownerId) await tx.run(BUDGET.owners.roll, rollValues(request.ownerId, now));
-        });
+        try {
+          await this.db.transaction(async (tx) => {
+            await tx.run(BUDGET.keys.roll, rollValues(request.keyId, now));
+            if (request.ownerId) await tx.run(BUDGET.owners.roll, rollValues(request.ownerId, now));
+          });
+        } finally {
+          this.cache.clear();
+        }
         continue;
       }
       if (!fits(key, amount)) return { ok: false, scope: 'key', budget: key };
@@ -117,6 +106,7 @@ export class ServingSqliteLedgerStore extends SqlLedgerStore {
           // From here on, new settlements queue a transaction of their own.
           if (this.queued === batch) this.queued = null;
           await writeSettlements(tx, batch);
+          for (const { request: r } of batch) this.cache.charge(r.keyId, r.ownerId, r.costNusd);
         })
         .then(
           () => {
@@ -129,15 +119,27 @@ export class ServingSqliteLedgerStore extends SqlLedgerStore {
             // The transaction may have failed before it started (BEGIN could not take the write
             // lock): this batch takes no more settlements either way.
             if (this.queued === batch) this.queued = null;
+            // Its charges may be in the cache although the commit failed.
+            this.cache.clear();
             // One bad settlement (e.g. a retry of one that did commit: its ledger row exists) must
             // not fail the others: each is tried again in its own savepoint.
             for (const item of batch) {
+              const { keyId, ownerId, costNusd } = item.request;
               this.db
-                .transaction((tx) => writeSettlement(tx, item.request, 0))
-                .then(() => {
-                  this.reservations.release(item.request.reservationId);
-                  item.resolve();
-                }, item.reject);
+                .transaction(async (tx) => {
+                  await writeSettlement(tx, item.request, 0);
+                  this.cache.charge(keyId, ownerId, costNusd);
+                })
+                .then(
+                  () => {
+                    this.reservations.release(item.request.reservationId);
+                    item.resolve();
+                  },
+                  (error) => {
+                    this.cache.clear();
+                    item.reject(error);
+                  },
+                );
             }
           },
         );
