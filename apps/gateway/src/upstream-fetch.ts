@@ -99,11 +99,46 @@ export class UpstreamClient {
   }
 }
 
-/** The body of a response, whole; rejects if the upstream breaks it off. */
-export async function readBody(response: IncomingMessage): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of response) chunks.push(chunk as Buffer);
-  return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+/**
+ * The body of a response, whole; rejects if the upstream breaks it off (an error, or the response
+ * closing before its end). With listeners rather than `for await`: the async iterator and its
+ * promise per chunk cost about 20 us per call on the relay's hot path.
+ */
+export function readBody(response: IncomingMessage): Promise<Buffer> {
+  return new Promise<Buffer>((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let ended = false;
+    const onData = (chunk: Buffer) => chunks.push(chunk);
+    const onEnd = () => {
+      ended = true;
+      cleanup();
+      resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks));
+    };
+    const onError = (error: Error) => {
+      cleanup();
+      reject(error);
+    };
+    const onClose = () => {
+      if (ended) return;
+      cleanup();
+      reject(
+        Object.assign(new Error('upstream response closed before its end'), {
+          code: 'ERR_STREAM_PREMATURE_CLOSE',
+        }),
+      );
+    };
+    const cleanup = () => {
+      response.off('data', onData);
+      response.off('end', onEnd);
+      response.off('error', onError);
+      response.off('close', onClose);
+    };
+    response.on('data', onData);
+    response.on('end', onEnd);
+    response.on('error', onError);
+    response.on('close', onClose);
+    if (response.destroyed) onError(response.errored ?? new Error('upstream response destroyed'));
+  });
 }
 
 export function createUpstreamFetch(client: UpstreamClient = new UpstreamClient()): FetchFunction {

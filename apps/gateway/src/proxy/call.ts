@@ -73,8 +73,17 @@ async function settleWithRetry(app: FastifyInstance, request: SettleRequest): Pr
   }
 }
 
-/** Charges the metered cost (or refunds), writes the ledger row, records metrics and the access log. */
+/** Charges the metered cost (or refunds) and writes the ledger row, then records metrics and the log line. */
 async function settle(ctx: CallContext, outcome: Outcome): Promise<void> {
+  (await charge(ctx, outcome))();
+}
+
+/**
+ * Charges the metered cost (or refunds) and writes the ledger row; returns what records the call's
+ * metrics and log line, which a successful call runs once its response is on its way (they need
+ * not delay it).
+ */
+async function charge(ctx: CallContext, outcome: Outcome): Promise<() => void> {
   const { app, key, resolved } = ctx;
   const prompt = outcome.metered?.promptTokens ?? 0;
   const completion = outcome.metered?.completionTokens ?? 0;
@@ -106,6 +115,19 @@ async function settle(ctx: CallContext, outcome: Outcome): Promise<void> {
       error: outcome.error,
     },
   });
+  return () => record(ctx, outcome, prompt, completion, cost, latencyMs);
+}
+
+function record(
+  ctx: CallContext,
+  outcome: Outcome,
+  prompt: number,
+  completion: number,
+  cost: number,
+  latencyMs: number,
+): void {
+  const { app, key, resolved } = ctx;
+  const model = ctx.body.model;
   if (ctx.request.raw.destroyed || ctx.stream) {
     // Streams are hijacked (no onResponse hook), so they are counted here.
     requestsCounter(app.metrics, model, outcome.httpStatus).inc();
@@ -374,14 +396,16 @@ async function forwardAndSettle(
     throw failure.error;
   }
   const metered = meterJson(bytes, countedPrompt);
-  await settle(ctx, {
+  const recordCall = await charge(ctx, {
     status: reply.raw.destroyed ? 'client_closed' : 'ok',
     httpStatus: response.status,
     metered,
     ttftMs: null,
     error: null,
   });
-  return reply.code(response.status).header('content-type', contentType).send(bytes);
+  const sent = reply.code(response.status).header('content-type', contentType).send(bytes);
+  recordCall();
+  return sent;
 }
 
 /**
@@ -530,8 +554,15 @@ async function relayStream(
     }
   }
   const ttftMs = meter.firstTokenAt === null ? null : Math.round(meter.firstTokenAt - ctx.startedAt);
+  let recordCall: (() => void) | null = null;
   try {
-    await settle(ctx, { status, httpStatus, metered: meter.result(countedPrompt), ttftMs, error });
+    recordCall = await charge(ctx, {
+      status,
+      httpStatus,
+      metered: meter.result(countedPrompt),
+      ttftMs,
+      error,
+    });
   } catch (settleError) {
     ctx.request.log.error(
       { err: settleError, request_id: ctx.request.id },
@@ -539,4 +570,5 @@ async function relayStream(
     );
   }
   if (!raw.destroyed) raw.end();
+  recordCall?.();
 }

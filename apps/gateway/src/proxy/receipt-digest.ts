@@ -10,7 +10,7 @@
 // - object keys sorted by UTF-16 code units (section 3.2.3), which is Array.prototype.sort's
 //   default order.
 // A value the receipts package cannot canonicalize gets no digest here either (tested against it).
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 class NotCanonicalizable extends Error {}
 
@@ -61,5 +61,6 @@ export function receiptDigest(parsed: unknown): string | null {
     if (error instanceof NotCanonicalizable) return null;
     throw error;
   }
-  return createHash('sha256').update(text, 'utf8').digest('hex');
+  // One-shot: no Hash object per call.
+  return hash('sha256', text, 'hex');
 }
