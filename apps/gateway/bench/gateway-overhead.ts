@@ -174,6 +174,11 @@ export async function benchGatewayOverhead(options: OverheadOptions): Promise<vo
     await runLoad(2000, 8, viaGateway(false));
 
     const rows: string[] = [];
+    // What one CPU core sustains: calls per CPU-second of each server, from its CPU time per call.
+    // The upstream's and the client's CPU are not in it (the mock answers at once), so it is the
+    // proxy's own ceiling per core, for sizing a host: a real upstream's latency does not lower it.
+    const capacity: string[] = [];
+    const perCpuSecond = (us: number) => Math.round(1e6 / us).toLocaleString('en-US');
     const rate = (r: RunResult) => r.count / r.seconds;
     const cell = (r: RunResult) => `p50 ${fmt(r.p50)} p99 ${fmt(r.p99)} ${rate(r).toFixed(0)} req/s`;
     const errorsOf = (runs: RunResult[]) =>
@@ -211,6 +216,9 @@ export async function benchGatewayOverhead(options: OverheadOptions): Promise<vo
         rows.push(
           `  CPU per call: bare proxy ${bare.us.toFixed(0)} us, gateway ${gw.us.toFixed(0)} us (${(gw.us / bare.us).toFixed(2)}x)`,
         );
+        capacity.push(
+          `  ${label.split(' (')[0]!.padEnd(16)} gateway ${perCpuSecond(gw.us).padStart(6)} calls/s per CPU-second, bare proxy ${perCpuSecond(bare.us).padStart(6)}`,
+        );
       }
     };
     for (const stream of [false, true]) {
@@ -243,6 +251,12 @@ export async function benchGatewayOverhead(options: OverheadOptions): Promise<vo
         '   bare proxy = a logic-free node:http pass-through, the floor for any Node proxy on this machine)',
     );
     for (const row of rows) console.log(row);
+    if (capacity.length > 0) {
+      console.log(
+        'capacity per core (1 / CPU per call of the server process, all its threads; mock upstream and client excluded):',
+      );
+      for (const row of capacity) console.log(row);
+    }
     console.log(
       `load average after the latency runs: ${loadDuringRuns}; at the end: ${loadavg()
         .map((l) => l.toFixed(2))
