@@ -4,7 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { closeGracefully } from '../src/app.js';
 import { costNano } from '../src/money.js';
-import type { GatewayStore } from '../src/store/index.js';
+import { type GatewayStore, openStore } from '../src/store/index.js';
 import { createUpstreamFetch } from '../src/upstream-fetch.js';
 import { type TestDatabase, testDatabase } from './helpers/databases.js';
 import { adminHeaders, bearer, priceTestModels, testApp } from './helpers/gateway.js';
@@ -398,5 +398,82 @@ describe('errors in the OpenAI shape', () => {
     const res = await app.inject({ method: 'GET', url: '/v1/nothing', headers: adminHeaders });
     expect(res.statusCode).toBe(404);
     expect(shape(res).error.type).toBe('invalid_request_error');
+  });
+});
+
+describe('a stream and its settlement', () => {
+  it('relays the content as it arrives and ends the stream ([DONE] included) only once its settlement committed', async () => {
+    const spaced = await startMockUpstream({ streamDelayMs: 20 });
+    const gatedDb = testDatabase('sqlite');
+    const real = await openStore(gatedDb.url, gatedDb.pg, { serving: true });
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let settling = 0;
+    const gatedStore: GatewayStore = {
+      ...real,
+      settle: async (request) => {
+        settling++;
+        await gate;
+        return real.settle(request);
+      },
+    };
+    const { app: gated } = await testApp(gatedDb, spaced, { store: gatedStore });
+    await priceTestModels(real);
+    const url = await gated.listen({ host: '127.0.0.1', port: 0 });
+    try {
+      const k = await real.createKey({ alias: 'gated' });
+      const res = await fetch(`${url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { ...bearer(k.secret), 'content-type': 'application/json' },
+        body: JSON.stringify(chat('mock:echo', { stream: true, max_tokens: 3 })),
+      });
+      const reader = res.body!.getReader();
+      const decoder = new TextDecoder();
+      let received = '';
+      while ((received.match(/"content"/g) ?? []).length < 3) {
+        const { value, done } = await reader.read();
+        expect(done).toBe(false);
+        received += decoder.decode(value);
+      }
+      // Every token reached the client before anything was settled.
+      await expect.poll(() => settling, { timeout: 5000 }).toBe(1);
+      expect(received).not.toContain('[DONE]');
+      // While the settlement is held, the stream stays open and [DONE] is not sent.
+      let next = reader.read();
+      const early = await Promise.race([
+        next.then(() => 'bytes'),
+        new Promise((resolve) => setTimeout(() => resolve('waiting'), 150)),
+      ]);
+      if (early === 'bytes') {
+        // The usage chunk may come on its own; [DONE] still may not.
+        const { value } = await next;
+        received += decoder.decode(value);
+        expect(received).not.toContain('[DONE]');
+        next = reader.read();
+        expect(
+          await Promise.race([
+            next.then(() => 'bytes'),
+            new Promise((resolve) => setTimeout(() => resolve('waiting'), 150)),
+          ]),
+        ).toBe('waiting');
+      }
+      expect((await real.listUsage({ keyId: k.key.id, limit: 1 })).data).toHaveLength(0);
+      release();
+      for (let chunk = await next; !chunk.done; chunk = await reader.read()) {
+        received += decoder.decode(chunk.value);
+      }
+      expect(received.trimEnd().endsWith('data: [DONE]')).toBe(true);
+      expect(received).toContain('"usage":{"prompt_tokens":6,"completion_tokens":3');
+      const row = (await real.listUsage({ keyId: k.key.id, limit: 1 })).data[0];
+      expect(row).toMatchObject({ status: 'ok', completionTokens: 3, meteredBy: 'upstream' });
+      expect((await real.getKey(k.key.id))?.budget.reservedNusd).toBe(0);
+    } finally {
+      await closeGracefully(gated, 200);
+      await real.close();
+      await spaced.close();
+      await gatedDb.cleanup();
+    }
   });
 });

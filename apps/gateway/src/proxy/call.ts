@@ -497,7 +497,25 @@ function classifyFailure(
   };
 }
 
-/** Relays the upstream's SSE bytes unchanged as they arrive, metering on the side. */
+const DONE = Buffer.from('[DONE]');
+
+/**
+ * Where the line of the `[DONE]` event starts in the chunk that completed it (the decoder saw it
+ * there): the last `[DONE]` in the chunk, back to its line's start; 0 if it began in an earlier chunk.
+ */
+function doneLineStart(chunk: Uint8Array): number {
+  const bytes = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+  const at = bytes.lastIndexOf(DONE);
+  return at <= 0 ? 0 : bytes.lastIndexOf(0x0a, at) + 1;
+}
+
+/**
+ * Relays the upstream's SSE bytes unchanged as they arrive, metering on the side. Once the stream's
+ * `[DONE]` event has arrived the call is complete: its settlement starts at once (while the
+ * upstream closes), and that event's line (with anything after it) is written together with the
+ * response's end after the settlement committed, so the client never sees the end of a stream that
+ * is not settled. Everything before it goes out as it arrives.
+ */
 async function relayStream(
   ctx: CallContext,
   reply: FastifyReply,
@@ -515,17 +533,47 @@ async function relayStream(
     'x-accel-buffering': 'no',
     'x-request-id': ctx.request.id,
   });
-  raw.flushHeaders();
+  // The headers go out with the first bytes when those came with the upstream's headers (one
+  // write instead of two); otherwise at once, so the client sees the stream start while the
+  // upstream is still working.
+  if (!response.bodyWaiting()) raw.flushHeaders();
   const meter = new StreamMeter();
   const decoder = new SSEDecoder();
   let status: UsageStatus = 'ok';
   let httpStatus = response.status;
   let error: string | null = null;
+  let settled: Promise<(() => void) | null> | null = null;
+  let tail: Uint8Array[] | null = null;
+  const settleStream = () => {
+    const ttftMs = meter.firstTokenAt === null ? null : Math.round(meter.firstTokenAt - ctx.startedAt);
+    return charge(ctx, { status, httpStatus, metered: meter.result(countedPrompt), ttftMs, error }).catch(
+      (settleError: unknown) => {
+        ctx.request.log.error(
+          { err: settleError, request_id: ctx.request.id },
+          'settling a streamed call failed; its reservation will expire',
+        );
+        return null;
+      },
+    );
+  };
   try {
     for await (const value of response.chunks()) {
       const now = performance.now();
       for (const event of decoder.push(value)) meter.onEvent(event, now);
-      if (!raw.write(value)) {
+      if (tail) {
+        tail.push(value);
+        continue;
+      }
+      let bytes = value;
+      if (meter.done) {
+        // What comes before the `[DONE]` line goes out now; that line waits for the settlement.
+        const from = doneLineStart(value);
+        tail = [value.subarray(from)];
+        settled = settleStream();
+        if (from === 0) continue;
+        bytes = value.subarray(0, from);
+      }
+      if (!raw.write(bytes)) {
         await new Promise<void>((resolve) => {
           const finish = () => {
             raw.off('drain', finish);
@@ -541,34 +589,25 @@ async function relayStream(
     for (const event of decoder.end()) meter.onEvent(event, performance.now());
     if (!meter.done) status = 'incomplete';
   } catch (cause) {
-    // Leaving the loop by an exception closed the upstream response.
-    if (clientGone.aborted || raw.destroyed) {
-      status = 'client_closed';
-      httpStatus = 499;
-      error = 'client closed the stream';
-    } else {
-      status = 'upstream_error';
-      httpStatus = deadline.aborted ? 504 : 502;
-      error = deadline.aborted ? 'stream exceeded the upstream deadline' : `stream broke: ${String(cause)}`;
-      ctx.app.metrics.upstreamErrors.inc({ provider: ctx.resolved.providerName, kind: 'stream_aborted' });
+    // Leaving the loop by an exception closed the upstream response. After `[DONE]` the call was
+    // complete and is settling as such.
+    if (settled === null) {
+      if (clientGone.aborted || raw.destroyed) {
+        status = 'client_closed';
+        httpStatus = 499;
+        error = 'client closed the stream';
+      } else {
+        status = 'upstream_error';
+        httpStatus = deadline.aborted ? 504 : 502;
+        error = deadline.aborted ? 'stream exceeded the upstream deadline' : `stream broke: ${String(cause)}`;
+        ctx.app.metrics.upstreamErrors.inc({ provider: ctx.resolved.providerName, kind: 'stream_aborted' });
+      }
     }
   }
-  const ttftMs = meter.firstTokenAt === null ? null : Math.round(meter.firstTokenAt - ctx.startedAt);
-  let recordCall: (() => void) | null = null;
-  try {
-    recordCall = await charge(ctx, {
-      status,
-      httpStatus,
-      metered: meter.result(countedPrompt),
-      ttftMs,
-      error,
-    });
-  } catch (settleError) {
-    ctx.request.log.error(
-      { err: settleError, request_id: ctx.request.id },
-      'settling a streamed call failed; its reservation will expire',
-    );
+  const recordCall = await (settled ?? settleStream());
+  if (!raw.destroyed) {
+    if (tail) raw.end(tail.length === 1 ? tail[0] : Buffer.concat(tail));
+    else raw.end();
   }
-  if (!raw.destroyed) raw.end();
   recordCall?.();
 }

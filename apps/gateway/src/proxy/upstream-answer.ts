@@ -12,6 +12,8 @@ export interface UpstreamAnswer {
   bytes(): Promise<Buffer>;
   /** The body as it arrives; leaving the loop early closes the upstream response. */
   chunks(): AsyncIterable<Uint8Array>;
+  /** Some of the body arrived with the headers and waits to be read. */
+  bodyWaiting(): boolean;
 }
 
 export function answerFromMessage(message: IncomingMessage): UpstreamAnswer {
@@ -23,6 +25,7 @@ export function answerFromMessage(message: IncomingMessage): UpstreamAnswer {
     },
     bytes: () => readBody(message),
     chunks: () => message,
+    bodyWaiting: () => message.readableLength > 0,
   };
 }
 
@@ -32,6 +35,7 @@ export function answerFromResponse(response: Response): UpstreamAnswer {
     header: (name) => response.headers.get(name),
     bytes: async () => Buffer.from(await response.arrayBuffer()),
     chunks: () => response.body ?? emptyBody(),
+    bodyWaiting: () => false,
   };
 }
 
