@@ -106,6 +106,11 @@ export interface SqliteDatabase extends Database {
   dataVersion(): number;
   /** A transaction is open on this connection (its writes are not committed yet). */
   readonly inTransaction: boolean;
+  /**
+   * `transaction`, for a caller that knows no other transaction can join this turn's batch (e.g.
+   * the only call in flight): it starts at once instead of after this turn's I/O callbacks.
+   */
+  transactionNow<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T>;
 }
 
 class BetterSqliteDatabase implements SqliteDatabase {
@@ -166,6 +171,15 @@ class BetterSqliteDatabase implements SqliteDatabase {
    * one after the other, exactly as if serial, and each resolves only after the shared COMMIT: same
    * isolation and durability, one commit (the costly part) for many concurrent calls.
    */
+  transactionNow<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T> {
+    if (this.flushScheduled) return this.transaction(fn);
+    return new Promise<T>((resolve, reject) => {
+      this.pending.push({ fn, resolve, reject } as PendingTransaction);
+      this.flushScheduled = true;
+      void this.lock.run(() => this.flush());
+    });
+  }
+
   transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       this.pending.push({ fn, resolve, reject } as PendingTransaction);

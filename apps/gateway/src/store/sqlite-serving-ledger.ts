@@ -33,7 +33,7 @@ export class ServingSqliteLedgerStore extends SqlLedgerStore {
   private queued: PendingSettle[] | null = null;
 
   constructor(
-    sqlite: SqliteDatabase,
+    private readonly sqlite: SqliteDatabase,
     private readonly reservations: MemoryReservations,
     private readonly cache: ServingReadCache,
   ) {
@@ -101,48 +101,49 @@ export class ServingSqliteLedgerStore extends SqlLedgerStore {
       }
       const batch = [pending];
       this.queued = batch;
-      this.db
-        .transaction(async (tx) => {
-          // From here on, new settlements queue a transaction of their own.
+      // The only call in flight (the one reservation held is its own) has no other settlement to
+      // wait for: its transaction starts at once.
+      const write = async (tx: SqlExecutor) => {
+        // From here on, new settlements queue a transaction of their own.
+        if (this.queued === batch) this.queued = null;
+        await writeSettlements(tx, batch);
+        for (const { request: r } of batch) this.cache.charge(r.keyId, r.ownerId, r.costNusd);
+      };
+      (this.reservations.size <= 1 ? this.sqlite.transactionNow(write) : this.db.transaction(write)).then(
+        () => {
+          for (const item of batch) {
+            this.reservations.release(item.request.reservationId);
+            item.resolve();
+          }
+        },
+        () => {
+          // The transaction may have failed before it started (BEGIN could not take the write
+          // lock): this batch takes no more settlements either way.
           if (this.queued === batch) this.queued = null;
-          await writeSettlements(tx, batch);
-          for (const { request: r } of batch) this.cache.charge(r.keyId, r.ownerId, r.costNusd);
-        })
-        .then(
-          () => {
-            for (const item of batch) {
-              this.reservations.release(item.request.reservationId);
-              item.resolve();
-            }
-          },
-          () => {
-            // The transaction may have failed before it started (BEGIN could not take the write
-            // lock): this batch takes no more settlements either way.
-            if (this.queued === batch) this.queued = null;
-            // Its charges may be in the cache although the commit failed.
-            this.cache.clear();
-            // One bad settlement (e.g. a retry of one that did commit: its ledger row exists) must
-            // not fail the others: each is tried again in its own savepoint.
-            for (const item of batch) {
-              const { keyId, ownerId, costNusd } = item.request;
-              this.db
-                .transaction(async (tx) => {
-                  await writeSettlement(tx, item.request, 0);
-                  this.cache.charge(keyId, ownerId, costNusd);
-                })
-                .then(
-                  () => {
-                    this.reservations.release(item.request.reservationId);
-                    item.resolve();
-                  },
-                  (error) => {
-                    this.cache.clear();
-                    item.reject(error);
-                  },
-                );
-            }
-          },
-        );
+          // Its charges may be in the cache although the commit failed.
+          this.cache.clear();
+          // One bad settlement (e.g. a retry of one that did commit: its ledger row exists) must
+          // not fail the others: each is tried again in its own savepoint.
+          for (const item of batch) {
+            const { keyId, ownerId, costNusd } = item.request;
+            this.db
+              .transaction(async (tx) => {
+                await writeSettlement(tx, item.request, 0);
+                this.cache.charge(keyId, ownerId, costNusd);
+              })
+              .then(
+                () => {
+                  this.reservations.release(item.request.reservationId);
+                  item.resolve();
+                },
+                (error) => {
+                  this.cache.clear();
+                  item.reject(error);
+                },
+              );
+          }
+        },
+      );
     });
   }
 
