@@ -13,7 +13,7 @@ const UPSTREAM = fileURLToPath(new URL('./upstream-process.ts', import.meta.url)
 const BARE_PROXY = fileURLToPath(new URL('./bare-proxy.ts', import.meta.url));
 const MASTER = 'bench-master-key';
 /** NODE_OPTIONS of infra/gateway/cascadia-gateway.service. */
-const UNIT_NODE_FLAGS = '--max-semi-space-size=2 --max-old-space-size=192';
+const UNIT_NODE_FLAGS = '--max-semi-space-size=4 --max-old-space-size=192';
 /** The unit's allocator setting (glibc arenas: one per thread by default, each keeping freed memory). */
 const UNIT_MALLOC_ARENA_MAX = '2';
 
