@@ -1,6 +1,7 @@
 // One small execution surface over both drivers so the store's money logic is written once.
 // Queries are drizzle `sql` templates: drizzle renders the dialect's placeholders and parameters.
-import { fillPlaceholders, type SQL } from 'drizzle-orm/sql/sql';
+import { is } from 'drizzle-orm/entity';
+import { fillPlaceholders, Placeholder, type SQL } from 'drizzle-orm/sql/sql';
 
 export type Dialect = 'sqlite' | 'postgres';
 
@@ -19,18 +20,47 @@ export interface RenderedQuery {
 export class Statement {
   private static count = 0;
   readonly name = `gw_${++Statement.count}`;
-  private readonly rendered = new Map<Dialect, RenderedQuery>();
+  private readonly rendered = new Map<Dialect, RenderedStatement>();
 
   constructor(readonly query: SQL) {}
 
-  render(dialect: Dialect, renderer: (query: SQL) => RenderedQuery): RenderedQuery {
+  render(dialect: Dialect, renderer: (query: SQL) => RenderedQuery): RenderedStatement {
     let rendered = this.rendered.get(dialect);
     if (!rendered) {
-      rendered = renderer(this.query);
+      rendered = withFiller(renderer(this.query));
       this.rendered.set(dialect, rendered);
     }
     return rendered;
   }
+}
+
+interface RenderedStatement extends RenderedQuery {
+  /** The parameters with the placeholders filled from `values`. */
+  fill(values: Values): unknown[];
+}
+
+/**
+ * Which parameter takes which placeholder, worked out once: drizzle's `fillPlaceholders` checks
+ * every parameter's class on every call (about 1.5 us for the ledger row's 21). Parameters other
+ * than plain placeholders and values (a placeholder wrapped with an encoder) keep drizzle's way.
+ */
+function withFiller(rendered: RenderedQuery): RenderedStatement {
+  const { params } = rendered;
+  const names = params.map((p) => (is(p, Placeholder) ? p.name : null));
+  const plain = params.every((p, i) => names[i] !== null || !(p !== null && typeof p === 'object'));
+  const fill = plain
+    ? (values: Values) => {
+        const out = new Array<unknown>(params.length);
+        for (let i = 0; i < params.length; i++) {
+          const name = names[i];
+          if (name === null || name === undefined) out[i] = params[i];
+          else if (name in values) out[i] = values[name];
+          else throw new Error(`No value for placeholder "${name}" was provided`);
+        }
+        return out;
+      }
+    : (values: Values) => fillPlaceholders(params, values);
+  return { ...rendered, fill };
 }
 
 export function statement(query: SQL): Statement {
@@ -47,7 +77,11 @@ export function renderQuery(
   values: Values | undefined,
   renderer: (query: SQL) => RenderedQuery,
 ): RenderedQuery {
-  const rendered = query instanceof Statement ? query.render(dialect, renderer) : renderer(query);
+  if (query instanceof Statement) {
+    const rendered = query.render(dialect, renderer);
+    return { sql: rendered.sql, params: values ? rendered.fill(values) : rendered.params };
+  }
+  const rendered = renderer(query);
   return { sql: rendered.sql, params: values ? fillPlaceholders(rendered.params, values) : rendered.params };
 }
 
