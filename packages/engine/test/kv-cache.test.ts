@@ -7,10 +7,10 @@ import { CAPACITY_STEP, type KvArray, KvCache } from '../src/runtime/kv-cache.js
 import { loadShard } from '../src/runtime/load.js';
 import type { ShardRunner } from '../src/runtime/types.js';
 import type { ShardManifest } from '../src/shard/manifest.js';
-import { evenLayerSplit } from '../src/shard/split.js';
 import { prepareShardWeights } from '../src/shard/weights.js';
 import { writeShards } from '../src/shard/write.js';
 import { randomModel, smallConfig } from './helpers/random-model.js';
+import { exportWholeAndHalves, randomSource, type WholeAndHalves } from './helpers/random-shards.js';
 import { relativeError } from './helpers/relative-error.js';
 
 function logitsOf(out: { logits: Float32Array } | { hidden: Float32Array }): Float32Array {
@@ -83,39 +83,22 @@ describe('KvCache', () => {
 });
 
 const reader = randomModel();
-const source = {
-  modelId: 'random-test',
-  sourceDigest: '0'.repeat(64),
-  tokenizer: { file: 'tokenizer.json', bytes: new TextEncoder().encode('{}') },
-};
 // 30 prompt positions, so decoding crosses the first capacity step (32 positions).
 const prompt = Int32Array.from({ length: 30 }, (_, i) => (i * 29 + 7) % smallConfig.vocabSize);
 
 describe('float16 KV cache (accuracy level 0, random tiny model)', () => {
+  let shards: WholeAndHalves;
   let dir: string;
   let whole: ShardRunner;
   let halves: ShardRunner[];
 
   beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'shards-f16-'));
-    const common = { accuracyLevel: 0, kvCacheType: 'float16' } as const;
-    await writeShards(reader, source, { outDir: join(dir, 'one'), boundaries: [0, 4], ...common });
-    await writeShards(reader, source, {
-      outDir: join(dir, 'two'),
-      boundaries: evenLayerSplit(4, 2),
-      ...common,
-    });
-    whole = await loadShard(join(dir, 'one', 'shard-0-of-1'), { engine: 'onnxruntime', threads: 1 });
-    halves = [
-      await loadShard(join(dir, 'two', 'shard-0-of-2'), { engine: 'onnxruntime', threads: 1 }),
-      await loadShard(join(dir, 'two', 'shard-1-of-2'), { engine: 'onnxruntime', threads: 1 }),
-    ];
+    shards = await exportWholeAndHalves(reader, { accuracyLevel: 0, kvCacheType: 'float16' });
+    ({ dir, whole, halves } = shards);
   });
 
   afterAll(async () => {
-    await whole?.close();
-    for (const h of halves ?? []) await h.close();
-    await rm(dir, { recursive: true, force: true });
+    await shards?.close();
   });
 
   it('is recorded in the manifest', async () => {
@@ -167,7 +150,7 @@ describe('float32 KV cache growth (accuracy level 0)', () => {
   it('decode across capacity steps matches the reference within 1e-4', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'shards-f32-'));
     try {
-      await writeShards(reader, source, { outDir: dir, boundaries: [0, 4], accuracyLevel: 0 });
+      await writeShards(reader, randomSource, { outDir: dir, boundaries: [0, 4], accuracyLevel: 0 });
       const runner = await loadShard(join(dir, 'shard-0-of-1'), { engine: 'onnxruntime', threads: 1 });
       expect(runner.manifest.kvCacheType).toBe('float32');
       const ref = new ReferenceShard(prepareShardWeights(reader, 0, 4));

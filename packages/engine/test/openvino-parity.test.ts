@@ -10,6 +10,7 @@ import type { ShardRunner } from '../src/runtime/types.js';
 import { exportShards } from '../src/shard/export.js';
 import { writeShards } from '../src/shard/write.js';
 import { randomModel, smallConfig } from './helpers/random-model.js';
+import { randomSource } from './helpers/random-shards.js';
 import { relativeError } from './helpers/relative-error.js';
 import { SMOLLM2_MISSING_REASON, smollm2Path } from './support/smollm2.js';
 
@@ -74,17 +75,16 @@ describe.skipIf(unavailable !== null)(
     beforeAll(async () => {
       dir = await mkdtemp(join(tmpdir(), 'ov-parity-'));
       const bias = randomModel({ ...smallConfig, architecture: 'qwen2', attentionBias: true }, 7);
-      const source = {
-        modelId: 'random-test',
-        sourceDigest: '0'.repeat(64),
-        tokenizer: { file: 'tokenizer.json', bytes: new TextEncoder().encode('{}') },
-      };
-      await writeShards(randomModel(), source, {
+      await writeShards(randomModel(), randomSource, {
         outDir: join(dir, 'llama'),
         boundaries: [0, 2, 4],
         accuracyLevel: 0,
       });
-      await writeShards(bias, source, { outDir: join(dir, 'qwen2'), boundaries: [0, 4], accuracyLevel: 0 });
+      await writeShards(bias, randomSource, {
+        outDir: join(dir, 'qwen2'),
+        boundaries: [0, 4],
+        accuracyLevel: 0,
+      });
       for (const d of ['llama/shard-0-of-2', 'llama/shard-1-of-2', 'qwen2/shard-0-of-1']) {
         runners.push(await loadShard(join(dir, d), { engine: 'onnxruntime', threads: 1 }));
       }

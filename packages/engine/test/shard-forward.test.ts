@@ -5,10 +5,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ReferenceShard } from '../src/reference/forward.js';
 import { loadShard } from '../src/runtime/load.js';
 import type { ShardRunner } from '../src/runtime/types.js';
-import { evenLayerSplit } from '../src/shard/split.js';
 import { prepareShardWeights, ropeInverseFrequencies } from '../src/shard/weights.js';
 import { writeShards } from '../src/shard/write.js';
 import { randomModel, smallConfig } from './helpers/random-model.js';
+import { exportWholeAndHalves, randomSource, type WholeAndHalves } from './helpers/random-shards.js';
 import { relativeError } from './helpers/relative-error.js';
 
 function argmax(v: Float32Array): number {
@@ -18,18 +18,13 @@ function argmax(v: Float32Array): number {
 }
 
 const reader = randomModel();
-const source = {
-  modelId: 'random-test',
-  sourceDigest: '0'.repeat(64),
-  tokenizer: { file: 'tokenizer.json', bytes: new TextEncoder().encode('{}') },
-};
 const prompt = Int32Array.from([3, 17, 42, 5, 88, 61, 7, 29]);
 
 describe('shard graphs under onnxruntime (accuracy level 4: int8 activations)', () => {
   it('stays within 3% of the reference and picks the same greedy token', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'shards-int8-'));
     try {
-      await writeShards(reader, source, { outDir: dir, boundaries: [0, 4], accuracyLevel: 4 });
+      await writeShards(reader, randomSource, { outDir: dir, boundaries: [0, 4], accuracyLevel: 4 });
       const runner = await loadShard(join(dir, 'shard-0-of-1'), { engine: 'onnxruntime', threads: 1 });
       const ref = new ReferenceShard(prepareShardWeights(reader, 0, 4));
       const expected = ref.forward({ tokens: prompt }, 0, prompt.length);
@@ -45,29 +40,17 @@ describe('shard graphs under onnxruntime (accuracy level 4: int8 activations)', 
 });
 
 describe('shard graphs under onnxruntime (accuracy level 0: f32 compute)', () => {
-  let dir: string;
+  let shards: WholeAndHalves;
   let whole: ShardRunner;
   let halves: ShardRunner[];
 
   beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'shards-'));
-    await writeShards(reader, source, { outDir: join(dir, 'one'), boundaries: [0, 4], accuracyLevel: 0 });
-    await writeShards(reader, source, {
-      outDir: join(dir, 'two'),
-      boundaries: evenLayerSplit(4, 2),
-      accuracyLevel: 0,
-    });
-    whole = await loadShard(join(dir, 'one', 'shard-0-of-1'), { engine: 'onnxruntime', threads: 1 });
-    halves = [
-      await loadShard(join(dir, 'two', 'shard-0-of-2'), { engine: 'onnxruntime', threads: 1 }),
-      await loadShard(join(dir, 'two', 'shard-1-of-2'), { engine: 'onnxruntime', threads: 1 }),
-    ];
+    shards = await exportWholeAndHalves(reader, { accuracyLevel: 0 });
+    ({ whole, halves } = shards);
   });
 
   afterAll(async () => {
-    await whole?.close();
-    for (const h of halves ?? []) await h.close();
-    await rm(dir, { recursive: true, force: true });
+    await shards?.close();
   });
 
   it('whole-model prefill logits match the TypeScript reference within 1e-4 relative', async () => {
@@ -182,7 +165,7 @@ describe('Qwen2-style q/k/v biases and session limits', () => {
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'shards-qwen2-'));
-    await writeShards(biased, source, { outDir: dir, boundaries: [0, 2], accuracyLevel: 0 });
+    await writeShards(biased, randomSource, { outDir: dir, boundaries: [0, 2], accuracyLevel: 0 });
   });
 
   afterAll(async () => {
@@ -218,7 +201,7 @@ describe('Qwen2-style q/k/v biases and session limits', () => {
       5,
     );
     const out = join(dir, 'narrow');
-    await writeShards(narrow, source, { outDir: out, boundaries: [0, 1], accuracyLevel: 0 });
+    await writeShards(narrow, randomSource, { outDir: out, boundaries: [0, 1], accuracyLevel: 0 });
     const runner = await loadShard(join(out, 'shard-0-of-1'), { engine: 'onnxruntime', threads: 1 });
     const got = await runner.forward('n', { tokens: prompt }, { position: 0, length: prompt.length });
     const expected = new ReferenceShard(prepareShardWeights(narrow, 0, 1)).forward(
