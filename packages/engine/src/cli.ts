@@ -17,6 +17,7 @@ const USAGE = `usage: cascadia-engine <command> [options]
   pull [--cache DIR]
       Fetch SmolLM2-135M-Instruct (Q4_1 GGUF) into the cache; prints its path last.
   export --model <gguf|hf-dir> --out <dir> [--shards N | --boundaries 0,15,30 | --memory 8,4] [--model-id ID]
+         [--kv-cache float32|float16|int8]
       Write layer-range ONNX shards to <dir>/shard-<i>-of-<n>/ with manifests.
   inspect <file.gguf | hf-dir | shard-dir | shards-dir>
       Print a model's config and tensors, or shard manifests (digests verified).
@@ -58,9 +59,13 @@ async function exportCommand(args: string[]): Promise<void> {
       boundaries: { type: 'string' },
       memory: { type: 'string' },
       'model-id': { type: 'string' },
+      'kv-cache': { type: 'string' },
     },
   });
   if (!values.model || !values.out) throw new UsageError('export needs --model and --out');
+  const kvCache = values['kv-cache'];
+  if (kvCache !== undefined && kvCache !== 'float32' && kvCache !== 'float16' && kvCache !== 'int8')
+    throw new UsageError(`--kv-cache must be float32, float16 or int8 (got ${kvCache})`);
   const shards = numberFlag(values.shards, '--shards');
   const manifests = await exportShards({
     model: values.model,
@@ -69,6 +74,7 @@ async function exportCommand(args: string[]): Promise<void> {
     ...(values.boundaries ? { boundaries: numberList(values.boundaries, '--boundaries') } : {}),
     ...(values.memory ? { memoryWeights: numberList(values.memory, '--memory') } : {}),
     ...(values['model-id'] ? { modelId: values['model-id'] } : {}),
+    ...(kvCache !== undefined ? { kvCacheType: kvCache } : {}),
   });
   for (const m of manifests) {
     const bytes = m.files.reduce((a, f) => a + f.bytes, 0);

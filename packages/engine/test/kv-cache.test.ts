@@ -75,6 +75,59 @@ describe('KvCache', () => {
     });
   }
 
+  it('int8: keeps keys transposed and one scale per row, through growth in place', () => {
+    const { numKvHeads: heads, headDim } = manifest;
+    const kv = new KvCache(manifest, 'int8');
+    kv.reserve(20);
+    /** Graph rows [steps, heads, 2, headDim] and scales [steps, heads, 2] naming layer, position, head, lane. */
+    const graphRows = (layer: number, position: number, steps: number) => {
+      const q = new Int8Array(steps * heads * 2 * headDim);
+      const scales = new Float32Array(steps * heads * 2);
+      for (let s = 0; s < steps; s++)
+        for (let h = 0; h < heads; h++)
+          for (let which = 0; which < 2; which++) {
+            const row = (s * heads + h) * 2 + which;
+            scales[row] = layer * 1000 + (position + s) * 10 + h + which / 2;
+            for (let d = 0; d < headDim; d++)
+              q[row * headDim + d] = ((position + s) * 7 + h * 3 + d + which * 50) % 120;
+          }
+      return { q, scales };
+    };
+    for (let l = 0; l < 2; l++) {
+      const { q, scales } = graphRows(l, 0, 20);
+      kv.appendQuantized(l, 0, 20, q, scales);
+    }
+    kv.length = 20;
+    kv.reserve(40);
+    for (let l = 0; l < 2; l++) {
+      const { q, scales } = graphRows(l, 20, 20);
+      kv.appendQuantized(l, 20, 20, q, scales);
+    }
+    kv.length = 40;
+    kv.reserve(90);
+    expect(kv.capacity).toBe(96);
+    for (let l = 0; l < 2; l++) {
+      const keys = kv.keys[l] as Int8Array;
+      const values = kv.values[l] as Int8Array;
+      expect(keys).toBeInstanceOf(Int8Array);
+      // A quarter of an f32 cache's bytes.
+      expect(keys.byteLength).toBe(heads * 96 * headDim);
+      const { q, scales } = graphRows(l, 0, 40);
+      for (let pos = 0; pos < 40; pos++)
+        for (let h = 0; h < heads; h++) {
+          const row = (pos * heads + h) * 2;
+          expect(kv.keyScales[l]?.[h * 96 + pos]).toBe(scales[row]);
+          expect(kv.valueScales[l]?.[h * 96 + pos]).toBe(scales[row + 1]);
+          for (let d = 0; d < headDim; d++) {
+            expect(keys[(h * headDim + d) * 96 + pos]).toBe(q[row * headDim + d]);
+            expect(values[(h * 96 + pos) * headDim + d]).toBe(q[(row + 1) * headDim + d]);
+          }
+        }
+    }
+    expect(() => kv.append(0, 40, 1, new Int8Array(24), new Int8Array(24))).toThrow(/int8/);
+    expect(() => kv.appendQuantized(0, 40, 1, new Int8Array(5), new Float32Array(6))).toThrow(/int8 values/);
+  });
+
   it('refuses rows of the other element type', () => {
     const kv = new KvCache(manifest, 'float16');
     kv.reserve(4);
@@ -143,6 +196,70 @@ describe('float16 KV cache (accuracy level 0, random tiny model)', () => {
     }
     const once = logitsOf(await whole.forward('once', { tokens }, { position: 0, length: tokens.length }));
     expect(relativeError(stepped, once)).toBeLessThan(1e-4);
+  });
+});
+
+describe('int8 KV cache (accuracy level 0, random tiny model)', () => {
+  let shards: WholeAndHalves;
+  let dir: string;
+  let whole: ShardRunner;
+  let halves: ShardRunner[];
+
+  beforeAll(async () => {
+    shards = await exportWholeAndHalves(reader, { accuracyLevel: 0, kvCacheType: 'int8' });
+    ({ dir, whole, halves } = shards);
+  });
+
+  afterAll(async () => {
+    await shards?.close();
+  });
+
+  it('is recorded in the manifest', async () => {
+    const m = JSON.parse(await readFile(join(dir, 'one', 'shard-0-of-1', 'manifest.json'), 'utf8'));
+    expect(m.kvCacheType).toBe('int8');
+    expect(whole.manifest.kvCacheType).toBe('int8');
+  });
+
+  it('stays within 3e-2 of the f64 reference through prefill and decode across capacity steps', async () => {
+    const ref = new ReferenceShard(prepareShardWeights(reader, 0, 4));
+    let got = logitsOf(await whole.forward('r', { tokens: prompt }, { position: 0, length: prompt.length }));
+    let expected = logitsOf(ref.forward({ tokens: prompt }, 0, prompt.length));
+    const errors = [relativeError(got, expected)];
+    for (let pos = prompt.length; pos < 70; pos++) {
+      const token = Int32Array.of((pos * 13) % smallConfig.vocabSize);
+      got = logitsOf(await whole.forward('r', { tokens: token }, { position: pos, length: 1 }));
+      expected = logitsOf(ref.forward({ tokens: token }, pos, 1));
+      errors.push(relativeError(got, expected));
+    }
+    console.log(`int8 cache vs reference: worst relative error ${Math.max(...errors).toExponential(2)}`);
+    for (const e of errors) expect(e).toBeLessThan(3e-2);
+  });
+
+  it('decode through the cache stays close to one prefill of the same tokens, and two shards equal the whole model', async () => {
+    const tokens = Int32Array.from([...prompt, 5, 9, 14, 2, 40]);
+    const chain = async (id: string, input: Int32Array, position: number) => {
+      const h = await halves[0]?.forward(id, { tokens: input }, { position, length: input.length });
+      if (!h || !('hidden' in h)) throw new Error('expected hidden');
+      const out = await halves[1]?.forward(id, { hidden: h.hidden }, { position, length: input.length });
+      if (!out) throw new Error('expected logits');
+      return logitsOf(out);
+    };
+    let stepped = logitsOf(
+      await whole.forward('d', { tokens: prompt }, { position: 0, length: prompt.length }),
+    );
+    let chained = await chain('d', prompt, 0);
+    for (let pos = prompt.length; pos < tokens.length; pos++) {
+      const token = tokens.subarray(pos, pos + 1);
+      stepped = logitsOf(await whole.forward('d', { tokens: token }, { position: pos, length: 1 }));
+      chained = await chain('d', token, pos);
+      expect(relativeError(chained, stepped)).toBeLessThan(1e-5);
+    }
+    // Cached rows are the ones the graph quantized; only the queries' quantization (one scale per
+    // run, so per step here and per prompt there) differs between the two.
+    const once = logitsOf(await whole.forward('once', { tokens }, { position: 0, length: tokens.length }));
+    const gap = relativeError(stepped, once);
+    console.log(`int8 cache, stepped vs one prefill: relative error ${gap.toExponential(2)}`);
+    expect(gap).toBeLessThan(2e-2);
   });
 });
 

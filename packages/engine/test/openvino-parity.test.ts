@@ -49,6 +49,7 @@ function runOpenVino(dir: string, runner: ShardRunner, rawSteps: Step[]): Float3
     head_dim: m.headDim,
     layers,
     main_output: m.hasLmHead ? 'logits' : 'hidden_out',
+    kv_cache: m.kvCacheType ?? 'float32',
     steps: steps.map((s) => ({
       input_name: 'tokens' in s.input ? 'input_ids' : 'hidden_in',
       dtype: 'tokens' in s.input ? 'int32' : 'float32',

@@ -40,7 +40,7 @@ export async function createOnnxRuntimeRunner(
         out[name] =
           t.type === 'float16'
             ? new Uint16Array(data.buffer, data.byteOffset, data.byteLength / 2)
-            : (data as Float32Array);
+            : (data as Float32Array | Int8Array);
       }
       return out;
     },

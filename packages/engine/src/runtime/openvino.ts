@@ -60,20 +60,25 @@ export async function createOpenVinoRunner(
   // Infer requests are reused; concurrent runs (different sessions) each take their own.
   const idle: InferRequest[] = [];
   const executor: GraphExecutor = {
-    cacheType: 'float32',
+    // An int8 cache is fed as it is; an f16 one as f32 (converted by the pre/post-processing).
+    cacheType: manifest.kvCacheType === 'int8' ? 'int8' : 'float32',
     async run(feeds, outputs) {
       const request = idle.pop() ?? compiled.createInferRequest();
       const tensors: Record<string, Tensor> = {};
       for (const [name, f] of Object.entries(feeds)) {
         if (f.type === 'float16') throw new Error(`openvino feeds are never float16 (${name})`);
-        tensors[name] = new ov.Tensor(f.type === 'int32' ? 'i32' : 'f32', f.dims, f.data);
+        const type = f.type === 'int32' ? 'i32' : f.type === 'int8' ? 'i8' : 'f32';
+        tensors[name] = new ov.Tensor(type, f.dims, f.data);
       }
       try {
         await request.inferAsync(tensors);
-        const out: Record<string, Float32Array> = {};
+        const out: Record<string, Float32Array | Int8Array> = {};
         // Copied out: the request (and its output memory) is reused by the next run.
-        for (const name of outputs)
-          out[name] = Float32Array.from(request.getTensor(name).getData() as Float32Array);
+        for (const name of outputs) {
+          const data = request.getTensor(name).getData();
+          out[name] =
+            data instanceof Int8Array ? Int8Array.from(data) : Float32Array.from(data as Float32Array);
+        }
         return out;
       } finally {
         idle.push(request);

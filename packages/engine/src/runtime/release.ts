@@ -9,7 +9,7 @@ export type TransferableBuffer = ArrayBuffer & { transfer(newByteLength?: number
  * runs, which can be tens of megabytes later. Handing the buffer over detaches it and releases
  * its memory at once. Only a typed array spanning its whole buffer is released.
  */
-export function releaseBuffer(data: Float32Array | Uint16Array): void {
+export function releaseBuffer(data: Float32Array | Uint16Array | Int8Array): void {
   if (
     data.byteOffset === 0 &&
     data.byteLength === data.buffer.byteLength &&

@@ -35,7 +35,8 @@ export function prefillChunk(capacity: number): number {
 export type GraphFeed =
   | { type: 'int32'; dims: number[]; data: Int32Array }
   | { type: 'float32'; dims: number[]; data: Float32Array }
-  | { type: 'float16'; dims: number[]; data: Uint16Array };
+  | { type: 'float16'; dims: number[]; data: Uint16Array }
+  | { type: 'int8'; dims: number[]; data: Int8Array };
 
 /** Graph outputs by name (f16 outputs as their bit patterns), each in a buffer of its own. */
 export type GraphResult = Record<string, KvArray>;
@@ -50,7 +51,9 @@ export interface GraphExecutor {
 
 /** A cache buffer as a graph input. */
 function cacheFeed(data: KvArray, dims: number[]): GraphFeed {
-  return data instanceof Uint16Array ? { type: 'float16', dims, data } : { type: 'float32', dims, data };
+  if (data instanceof Uint16Array) return { type: 'float16', dims, data };
+  if (data instanceof Int8Array) return { type: 'int8', dims, data };
+  return { type: 'float32', dims, data };
 }
 
 /**
@@ -69,8 +72,12 @@ export function createShardRunner(
   const sessions = new SessionCache(maxSessions, () => new KvCache(m, executor.cacheType));
   const outputName = m.hasLmHead ? ShardIO.logits : ShardIO.hiddenOut;
   const layers = m.layerEnd - m.layerStart;
+  const quantized = executor.cacheType === 'int8';
   const outputs: string[] = [outputName];
-  for (let l = m.layerStart; l < m.layerEnd; l++) outputs.push(ShardIO.newKey(l), ShardIO.newValue(l));
+  for (let l = m.layerStart; l < m.layerEnd; l++) {
+    if (quantized) outputs.push(ShardIO.newKeyValue(l), ShardIO.newKeyValueScale(l));
+    else outputs.push(ShardIO.newKey(l), ShardIO.newValue(l));
+  }
 
   /** Runs one chunk; returns the main output (hidden states or logits). */
   const runChunk = async (kv: KvCache, input: ShardInput, position: number, steps: number) => {
@@ -96,15 +103,40 @@ export function createShardRunner(
       feeds[ShardIO.hiddenIn] = { type: 'float32', dims: [1, steps, m.hiddenSize], data: input.hidden };
     }
     const cacheDims = [1, m.numKvHeads, 1, kv.capacity, m.headDim];
+    const keyDims = quantized ? [1, m.numKvHeads, m.headDim, kv.capacity] : cacheDims;
+    const valueDims = quantized ? [1, m.numKvHeads, kv.capacity, m.headDim] : cacheDims;
+    const scaleDims = [1, m.numKvHeads, 1, kv.capacity];
     for (let i = 0; i < layers; i++) {
       const l = m.layerStart + i;
-      feeds[ShardIO.pastKey(l)] = cacheFeed(kv.keys[i] as KvArray, cacheDims);
-      feeds[ShardIO.pastValue(l)] = cacheFeed(kv.values[i] as KvArray, cacheDims);
+      feeds[ShardIO.pastKey(l)] = cacheFeed(kv.keys[i] as KvArray, keyDims);
+      feeds[ShardIO.pastValue(l)] = cacheFeed(kv.values[i] as KvArray, valueDims);
+      if (quantized) {
+        feeds[ShardIO.pastKeyScale(l)] = {
+          type: 'float32',
+          dims: scaleDims,
+          data: kv.keyScales[i] as Float32Array,
+        };
+        feeds[ShardIO.pastValueScale(l)] = {
+          type: 'float32',
+          dims: scaleDims,
+          data: kv.valueScales[i] as Float32Array,
+        };
+      }
     }
     const result = await executor.run(feeds, outputs);
     if (embedded) releaseBuffer(embedded);
     for (let i = 0; i < layers; i++) {
       const l = m.layerStart + i;
+      if (quantized) {
+        const rows = result[ShardIO.newKeyValue(l)];
+        const scales = result[ShardIO.newKeyValueScale(l)];
+        if (!(rows instanceof Int8Array) || !(scales instanceof Float32Array))
+          throw new Error(`shard graph produced no int8 keys/values for layer ${l}`);
+        kv.appendQuantized(i, position, steps, rows, scales);
+        releaseBuffer(rows);
+        releaseBuffer(scales);
+        continue;
+      }
       const k = result[ShardIO.newKey(l)];
       const v = result[ShardIO.newValue(l)];
       if (!k || !v) throw new Error(`shard graph produced no keys/values for layer ${l}`);

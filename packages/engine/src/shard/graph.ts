@@ -15,6 +15,12 @@ export const ShardIO = {
   pastValue: (layer: number) => `past_value_${layer}`,
   newKey: (layer: number) => `new_key_${layer}`,
   newValue: (layer: number) => `new_value_${layer}`,
+  /** int8 cache: per-position scales of the cached keys / values. */
+  pastKeyScale: (layer: number) => `past_key_scale_${layer}`,
+  pastValueScale: (layer: number) => `past_value_scale_${layer}`,
+  /** int8 cache: this step's keys and values together, and their per-row scales. */
+  newKeyValue: (layer: number) => `new_kv_${layer}`,
+  newKeyValueScale: (layer: number) => `new_kv_scale_${layer}`,
 } as const;
 
 interface StoredTable {
@@ -22,8 +28,18 @@ interface StoredTable {
   scales: string;
 }
 
+/**
+ * Largest magnitude of an int8 cache value: rows are scaled to [-63, 63], not [-127, 127]. On x86
+ * CPUs without VNNI, onnxruntime's u8 × s8 integer GEMM adds pairs of products in saturating
+ * 16-bit lanes; with u8 activations (up to 255) the pair 2 × 255 × 63 still fits, 2 × 255 × 127
+ * does not. Measured on SmolLM2 (largest logit difference from an f16 cache, relative to the
+ * largest logit, mean over 40 decode steps at context 1000): f32 cache 2.3%, int8 within ±63 3.0%,
+ * within ±127 through the saturating GEMM 17.8%.
+ */
+export const INT8_CACHE_MAX = 63;
+
 /** Element type of the KV cache the graph reads and of the keys/values it returns. */
-export type KvCacheType = 'float16' | 'float32';
+export type KvCacheType = 'float16' | 'float32' | 'int8';
 
 export interface ShardGraphOptions {
   /** MatMulNBits accuracy_level: 4 computes with int8 activations (fastest on CPU), 0 in f32. */
@@ -32,7 +48,8 @@ export interface ShardGraphOptions {
    * KV cache element type (default float32). A float16 cache halves the cache's memory and the
    * bytes each decode step streams through attention; the graph casts it to f32 per layer and
    * computes attention in f32, and this step's keys/values are rounded to f16 before they are
-   * used, so attention sees the same values whether a position is new or cached.
+   * used, so attention sees the same values whether a position is new or cached. An int8 cache
+   * (see `int8Attention`) quarters it and never widens it to f32.
    */
   kvCacheType?: KvCacheType;
   /** Rows of the rotary cos/sin tables (the longest context a session may reach). */
@@ -70,7 +87,7 @@ export function buildShardGraph(weights: ShardWeights, opts: ShardGraphOptions):
   const kvType = opts.kvCacheType ?? 'float32';
   /** A KV tensor as f32 for attention (a no-op for an f32 cache). */
   const kvToF32 = (kv: string, hint: string): string =>
-    kvType === 'float32' ? kv : g.op('Cast', [kv], hint, { to: { int: ElementType.float32 } });
+    kvType !== 'float16' ? kv : g.op('Cast', [kv], hint, { to: { int: ElementType.float32 } });
   const last = weights.lmHead !== undefined;
 
   // Linears sharing one packed table share its initializers. A tied LM head's bytes are the
@@ -275,6 +292,169 @@ export function buildShardGraph(weights: ShardWeights, opts: ShardGraphOptions):
     return g.op('Reshape', [outT, outShape], `${p}.attn`);
   };
 
+  /**
+   * Attention over an int8 cache: keys stored transposed [1, kv, D, capacity] and values
+   * [1, kv, capacity, D], each position's key and value row with its own scale (symmetric,
+   * max |x| / INT8_CACHE_MAX), which the runtime keeps in `past_key_scale` / `past_value_scale` [1, kv, 1,
+   * capacity]. The cache is never widened to f32: scores over it are an integer GEMM of the
+   * queries (quantized per run, u8 with a zero point) by the int8 keys, scaled per position
+   * afterwards; the weighted sum of values is an integer GEMM too, of the probabilities (already
+   * multiplied by each position's value scale) quantized to u8 in two parts — the coarse part and
+   * what it left over, each with its own scale — so that small probabilities next to a large one
+   * are not rounded away. Both GEMMs are exact: see INT8_CACHE_MAX. This step's keys and values
+   * are quantized in the graph (the runtime stores exactly these) and attention uses their
+   * dequantized values, so a position's key and value are the same whether it is new or cached.
+   */
+  const int8Attention = (qkv: string, l: number, p: string): string => {
+    const kv = c.numKvHeads;
+    const pastKey = g.input(ShardIO.pastKey(l), 'int8', [1, kv, D, 'capacity']);
+    const pastValue = g.input(ShardIO.pastValue(l), 'int8', [1, kv, 'capacity', D]);
+    const keyScale = g.input(ShardIO.pastKeyScale(l), 'float32', [1, kv, 1, 'capacity']);
+    const valueScale = g.input(ShardIO.pastValueScale(l), 'float32', [1, kv, 1, 'capacity']);
+    const shared = int8Constants();
+    const heads = g.op('Reshape', [qkv, qkvShape], `${p}.qkv_heads`);
+    const [qk, v] = g.node('Split', [heads, qkvSplit], [`${p}.qk`, `${p}.v`], { axis: { int: 3 } }) as [
+      string,
+      string,
+    ];
+    const qkRot = rope(qk, `${p}.qk_rot`);
+    const [q, k] = g.node('Split', [qkRot, qkSplit], [`${p}.q`, `${p}.k`], { axis: { int: 3 } }) as [
+      string,
+      string,
+    ];
+    // This step's keys and values [1, S, kv, 2, D], one scale per (position, head, key|value) row.
+    const fresh = g.op('Concat', [k, v], `${p}.kv_new`, { axis: { int: 3 } });
+    const absMax = g.op('ReduceMax', [g.op('Abs', [fresh], `${p}.kv_abs`)], `${p}.kv_abs_max`, {
+      axes: { ints: [-1] },
+      keepdims: { int: 1 },
+    });
+    const scaleName = ShardIO.newKeyValueScale(l);
+    g.node('Max', [g.op('Mul', [absMax, shared.invCacheMax], `${p}.kv_scale_raw`), shared.tiny], [scaleName]);
+    g.output(scaleName, 'float32', [1, 'sequence', kv, 2, 1]);
+    const quantizedName = ShardIO.newKeyValue(l);
+    g.node(
+      'Cast',
+      [g.op('Round', [g.op('Div', [fresh, scaleName], `${p}.kv_scaled`)], `${p}.kv_rounded`)],
+      [quantizedName],
+      {
+        to: { int: ElementType.int8 },
+      },
+    );
+    g.output(quantizedName, 'int8', [1, 'sequence', kv, 2, D]);
+    const dequantized = g.op(
+      'Mul',
+      [g.op('Cast', [quantizedName], `${p}.kv_new_f32`, { to: { int: ElementType.float32 } }), scaleName],
+      `${p}.kv_new_dq`,
+    );
+    const [kNew, vNew] = g.node('Split', [dequantized, shared.kvSplit], [`${p}.k_new`, `${p}.v_new`], {
+      axis: { int: 3 },
+    }) as [string, string];
+
+    // Queries by KV head [1, kv, group, S, D]; as rows [1, kv, group·S, D] for the integer GEMMs.
+    const qHeads = g.op('Transpose', [q], `${p}.q_heads`, { perm: { ints: [0, 2, 3, 1, 4] } });
+    const qRows = g.op('Reshape', [qHeads, shared.queryRows], `${p}.q_rows`);
+    const [qU8, qScale, qZero] = g.node(
+      'DynamicQuantizeLinear',
+      [qRows],
+      [`${p}.q_u8`, `${p}.q_scale`, `${p}.q_zero`],
+    ) as [string, string, string];
+    const scoresPastInt = g.op('MatMulInteger', [qU8, pastKey, qZero], `${p}.scores_past_i32`);
+    const scoresPastRows = g.op(
+      'Mul',
+      [
+        g.op('Cast', [scoresPastInt], `${p}.scores_past_raw`, { to: { int: ElementType.float32 } }),
+        g.op('Mul', [keyScale, qScale], `${p}.scores_past_scale`),
+      ],
+      `${p}.scores_past_rows`,
+    );
+    const scoresPast = g.op('Reshape', [scoresPastRows, shared.scoresShape], `${p}.scores_past`);
+    const keysNewT = g.op('Transpose', [kNew], `${p}.k_new_t`, { perm: { ints: [0, 2, 3, 4, 1] } });
+    const scoresNew = g.op('MatMul', [qHeads, keysNewT], `${p}.scores_new`);
+    const scores = g.op(
+      'Add',
+      [g.op('Concat', [scoresPast, scoresNew], `${p}.scores_raw`, { axis: { int: 4 } }), shared.mask],
+      `${p}.scores`,
+    );
+    const probs = g.op('Softmax', [scores], `${p}.probs`, { axis: { int: -1 } });
+    const [probsPast, probsNew] = g.node(
+      'Split',
+      [probs, splitSizes],
+      [`${p}.probs_past`, `${p}.probs_new`],
+      {
+        axis: { int: -1 },
+      },
+    ) as [string, string];
+
+    const weighted = g.op(
+      'Mul',
+      [g.op('Reshape', [probsPast, shared.probRows], `${p}.probs_past_rows`), valueScale],
+      `${p}.value_weights`,
+    );
+    const valuesTimes = (w: string, hint: string): [string, string] => {
+      const [u8, scale, zero] = g.node(
+        'DynamicQuantizeLinear',
+        [w],
+        [`${hint}_u8`, `${hint}_scale`, `${hint}_zero`],
+      ) as [string, string, string];
+      const sum = g.op(
+        'Mul',
+        [
+          g.op('Cast', [g.op('MatMulInteger', [u8, pastValue, zero], `${hint}_i32`)], `${hint}_f32`, {
+            to: { int: ElementType.float32 },
+          }),
+          scale,
+        ],
+        hint,
+      );
+      return [sum, g.op('DequantizeLinear', [u8, scale, zero], `${hint}_dq`)];
+    };
+    const [coarse, coarseWeights] = valuesTimes(weighted, `${p}.attn_past_coarse`);
+    const rest = g.op('Sub', [weighted, coarseWeights], `${p}.value_weights_rest`);
+    const [fine] = valuesTimes(rest, `${p}.attn_past_fine`);
+    const pastSum = g.op('Add', [coarse, fine], `${p}.attn_past_rows`);
+    const pastOut = g.op('Reshape', [pastSum, shared.outHeads], `${p}.attn_past`);
+    const valuesNew = g.op('Transpose', [vNew], `${p}.v_new_heads`, { perm: { ints: [0, 2, 3, 1, 4] } });
+    const out = g.op(
+      'Add',
+      [pastOut, g.op('MatMul', [probsNew, valuesNew], `${p}.attn_new`)],
+      `${p}.attn_heads`,
+    );
+    // [1, kv, group, S, D] → [1, S, kv, group, D] → [1, S, heads * D] (head = kv * group + g)
+    const outT = g.op('Transpose', [out], `${p}.attn_t`, { perm: { ints: [0, 3, 1, 2, 4] } });
+    return g.op('Reshape', [outT, outShape], `${p}.attn`);
+  };
+
+  /** Constants and shapes the int8 attention blocks share (made once, by the first block). */
+  let int8Shared: ReturnType<typeof makeInt8Constants> | null = null;
+  const makeInt8Constants = () => {
+    const kv = c.numKvHeads;
+    return {
+      invCacheMax: g.floats('int8_inv_cache_max', [1 / INT8_CACHE_MAX], []),
+      // A row of zeros gets this scale instead of 0 (its values quantize to 0 either way).
+      tiny: g.floats('int8_min_scale', [1e-30], []),
+      kvSplit: g.ints64('int8_kv_split', [1, 1]),
+      queryRows: g.ints64('int8_query_rows', [1, kv, -1, D]),
+      outHeads: g.ints64('int8_out_heads', [1, kv, group, -1, D]),
+      scoresShape: g.op(
+        'Concat',
+        [g.ints64('int8_scores_lead', [1, kv, group, -1]), capacity],
+        'int8_scores_shape',
+        {
+          axis: { int: 0 },
+        },
+      ),
+      probRows: g.op('Concat', [g.ints64('int8_prob_rows_lead', [1, kv, -1]), capacity], 'int8_prob_rows', {
+        axis: { int: 0 },
+      }),
+      // The additive mask as [1, 1, 1, S, keys] (query by key), for scores computed as q · Kᵀ.
+      mask: g.op('Transpose', [mask], 'attention_mask_qk', { perm: { ints: [0, 1, 2, 4, 3] } }),
+    };
+  };
+  const int8Constants = () => {
+    int8Shared ??= makeInt8Constants();
+    return int8Shared;
+  };
+
   for (let i = 0; i < weights.layers.length; i++) {
     const l = weights.layerStart + i;
     const w = weights.layers[i];
@@ -286,10 +466,15 @@ export function buildShardGraph(weights: ShardWeights, opts: ShardGraphOptions):
       const bias = g.initializer(`${p}.self_attn.qkv_bias`, 'float32', [w.qkvBias.length], w.qkvBias);
       qkv = g.op('Add', [qkv, bias], `${p}.self_attn.qkv_biased`);
     }
-    const cacheDims = [1, c.numKvHeads, 1, 'capacity', c.headDim];
-    const pastKey = g.input(ShardIO.pastKey(l), kvType, cacheDims);
-    const pastValue = g.input(ShardIO.pastValue(l), kvType, cacheDims);
-    const attn = attention(qkv, pastKey, pastValue, l, p);
+    let attn: string;
+    if (kvType === 'int8') {
+      attn = int8Attention(qkv, l, p);
+    } else {
+      const cacheDims = [1, c.numKvHeads, 1, 'capacity', c.headDim];
+      const pastKey = g.input(ShardIO.pastKey(l), kvType, cacheDims);
+      const pastValue = g.input(ShardIO.pastValue(l), kvType, cacheDims);
+      attn = attention(qkv, pastKey, pastValue, l, p);
+    }
     const o = linear(attn, w.o, `${p}.self_attn.o_proj`);
     x = g.op('Add', [x, o], `${p}.attn_residual`);
     const h2 = rmsNorm(x, w.postAttentionNorm, `${p}.post_attention_layernorm`);

@@ -44,7 +44,7 @@ export const ShardManifestSchema = z.object({
     })
     .optional(),
   /** Element type of the KV cache the graph reads and returns; absent means float32. */
-  kvCacheType: z.enum(['float32', 'float16']).optional(),
+  kvCacheType: z.enum(['float32', 'float16', 'int8']).optional(),
   /** The ONNX graph among `files`. */
   graph: z.string(),
   sourceDigest: z.string(),
