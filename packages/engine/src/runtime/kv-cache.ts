@@ -45,11 +45,17 @@ export class KvCache {
     return this.manifest.layerEnd - this.manifest.layerStart;
   }
 
+  /** The capacity `reserve(needed)` would leave (never less than the current one). */
+  capacityFor(needed: number): number {
+    if (needed <= this.capacity) return this.capacity;
+    return Math.min(Math.ceil(needed / CAPACITY_STEP) * CAPACITY_STEP, this.manifest.maxContext);
+  }
+
   /** Makes room for `needed` positions. */
   reserve(needed: number): void {
     if (needed <= this.capacity) return;
     const m = this.manifest;
-    const capacity = Math.min(Math.ceil(needed / CAPACITY_STEP) * CAPACITY_STEP, m.maxContext);
+    const capacity = this.capacityFor(needed);
     const { numKvHeads: heads, headDim } = m;
     const layers = Array.from({ length: this.layers }, (_, l) => l);
     if (this.type === 'int8') {

@@ -19,16 +19,21 @@ export const PREFILL_CHUNK = 128;
 /**
  * onnxruntime's scratch (attention scores, kept by its arena after the run) grows with chunk ×
  * cache capacity, so chunks shrink as the cache grows: at most this many query-key pairs, in
- * multiples of 16 positions. Measured on SmolLM2 (1024-token prompt): 128 × 512 pairs took peak
- * RSS −40 MB for the whole model (−65 MB for 2 shards in one process) against fixed 128-position
- * chunks, prefill tokens/s unchanged; 64 × 512 another −9 MB (prefill ~1% slower); 32 × 512,
- * down to 16-position chunks, another −3 MB (a 1024-token prefill 5-10% slower).
+ * multiples of `CHUNK_STEP` positions. Measured on SmolLM2 (1024-token prompt): 128 × 512 pairs
+ * took peak RSS −40 MB for the whole model (−65 MB for 2 shards in one process) against fixed
+ * 128-position chunks, prefill tokens/s unchanged; 64 × 512 another −9 MB (prefill ~1% slower);
+ * 32 × 512, down to 16-position chunks, another −3 MB (a 1024-token prefill 5-10% slower).
+ * The int8 cache's attention has more intermediates of that size: at 32 × 512 it kept 8-13 MB
+ * more than at 16 × 512 down to 8-position chunks, whose cost the growing cache (see `forward`)
+ * more than pays back.
  */
-const ATTENTION_PAIRS = 32 * 512;
+const ATTENTION_PAIRS = 16 * 512;
+const CHUNK_STEP = 8;
 
 /** Positions per prefill run for a cache of `capacity` positions. */
 export function prefillChunk(capacity: number): number {
-  return Math.max(16, Math.min(PREFILL_CHUNK, Math.floor(ATTENTION_PAIRS / capacity / 16) * 16));
+  const fit = Math.floor(ATTENTION_PAIRS / capacity / CHUNK_STEP) * CHUNK_STEP;
+  return Math.max(CHUNK_STEP, Math.min(PREFILL_CHUNK, fit));
 }
 
 /** A graph input as the engines take it: the typed array is wrapped, not copied. */
@@ -156,14 +161,18 @@ export function createShardRunner(
       const { position, length } = fo;
       // Rewind: later positions stay in the buffers, masked out until overwritten.
       kv.length = position;
-      // One position more than asked: a prompt is followed by decoding, and the first decoded
-      // token should not have to grow (move) the whole cache.
-      kv.reserve(position + length + 1);
       const hidden = m.hasLmHead ? null : new Float32Array(length * m.hiddenSize);
       let last: Float32Array = new Float32Array(0);
-      const chunkSize = prefillChunk(kv.capacity);
-      for (let start = 0; start < length; start += chunkSize) {
-        const steps = Math.min(chunkSize, length - start);
+      for (let start = 0, steps = 0; start < length; start += steps) {
+        // The cache grows with the prompt, so each chunk attends over the positions so far rather
+        // than over the whole prompt's capacity; its size is the one allowed at the capacity it
+        // will run at (that capacity can only shrink the size again, so two passes settle it).
+        const at = position + start;
+        const first = Math.min(length - start, prefillChunk(kv.capacityFor(at + 1)));
+        steps = Math.min(first, prefillChunk(kv.capacityFor(at + first + 1)));
+        // One position more after the last chunk: a prompt is followed by decoding, and the first
+        // decoded token should not have to grow (move) the whole cache.
+        kv.reserve(at + steps + (start + steps === length ? 1 : 0));
         const chunk: ShardInput =
           'tokens' in input
             ? { tokens: input.tokens.subarray(start, start + steps) }
