@@ -24,7 +24,7 @@ const RUNS = 60;
 interface Variant {
   name: string;
   /** Cache element type fed to the graph. */
-  cache: 'float16' | 'float32' | 'int8';
+  cache: 'float16' | 'float32' | 'int8' | 'int8-gemm';
   /** Keys stored transposed, [kvHeads, headDim, positions]. */
   keysTransposed?: boolean;
   build(g: GraphBuilder, io: BlockIO): string;
@@ -132,8 +132,78 @@ function gemmPerKvHead(g: GraphBuilder, io: BlockIO): string {
   return g.op('Reshape', [out, g.ints64(`or${l}`, [1, KV_HEADS, GROUP, 1, HEAD_DIM])], `o${l}`);
 }
 
+/**
+ * The shard graph's int8 formulation (see `int8Attention`): int8 keys stored transposed and values,
+ * one scale per cached row, scores and the value sum as integer GEMMs (queries and probabilities
+ * quantized to u8, the probabilities in two parts), the cache never widened to f32.
+ */
+function integerGemms(g: GraphBuilder, io: BlockIO): string {
+  const { l } = io;
+  const f32 = { to: { int: ElementType.float32 } };
+  const qRows = g.op(
+    'Reshape',
+    [
+      g.op('Transpose', [io.q], `qt${l}`, { perm: { ints: [0, 2, 3, 1, 4] } }),
+      g.ints64(`qr${l}`, [1, KV_HEADS, -1, HEAD_DIM]),
+    ],
+    `q${l}`,
+  );
+  const [qU8, qScale, qZero] = g.node('DynamicQuantizeLinear', [qRows], [`qu${l}`, `qs${l}`, `qz${l}`]) as [
+    string,
+    string,
+    string,
+  ];
+  const past = g.op(
+    'Mul',
+    [
+      g.op('Cast', [g.op('MatMulInteger', [qU8, io.keys, qZero], `si${l}`)], `sf${l}`, f32),
+      g.op('Mul', [`k${l}_scale`, qScale], `ss${l}`),
+    ],
+    `sp${l}`,
+  );
+  const newKey = g.op('Reshape', [io.newKey, g.ints64(`nkr${l}`, [1, KV_HEADS, HEAD_DIM, 1])], `nk${l}`);
+  const fresh = g.op('MatMul', [qRows, newKey], `sn${l}`);
+  const scores = g.op(
+    'Add',
+    [g.op('Concat', [past, fresh], `c${l}`, { axis: { int: 3 } }), io.mask],
+    `s${l}`,
+  );
+  const probs = g.op('Softmax', [scores], `p${l}`, { axis: { int: -1 } });
+  const [pp, pn] = g.node('Split', [probs, io.split], [`pp${l}`, `pn${l}`], { axis: { int: -1 } }) as [
+    string,
+    string,
+  ];
+  const weighted = g.op('Mul', [pp, `v${l}_scale`], `pw${l}`);
+  const times = (w: string, hint: string): [string, string] => {
+    const [u8, scale, zero] = g.node('DynamicQuantizeLinear', [w], [`${hint}u`, `${hint}s`, `${hint}z`]) as [
+      string,
+      string,
+      string,
+    ];
+    const sum = g.op(
+      'Mul',
+      [g.op('Cast', [g.op('MatMulInteger', [u8, io.values, zero], `${hint}i`)], `${hint}f`, f32), scale],
+      hint,
+    );
+    return [sum, g.op('DequantizeLinear', [u8, scale, zero], `${hint}d`)];
+  };
+  const [coarse, coarseWeights] = times(weighted, `pc${l}`);
+  const [fine] = times(g.op('Sub', [weighted, coarseWeights], `pr${l}`), `pf${l}`);
+  const newValue = g.op('Reshape', [io.newValue, g.ints64(`nvr${l}`, [1, KV_HEADS, 1, HEAD_DIM])], `nv${l}`);
+  const out = g.op(
+    'Add',
+    [g.op('Add', [coarse, fine], `ap${l}`), g.op('MatMul', [pn, newValue], `an${l}`)],
+    `o4${l}`,
+  );
+  return g.op('Reshape', [out, g.ints64(`or${l}`, [1, KV_HEADS, GROUP, 1, HEAD_DIM])], `o${l}`);
+}
+
 const VARIANTS: Variant[] = [
-  { name: 'shard graph: f16 cache, Cast, K·qᵀ GEMVs', cache: 'float16', build: standard },
+  {
+    name: 'f16 cache, Cast, K·qᵀ GEMVs (the graph with kvCacheType float16)',
+    cache: 'float16',
+    build: standard,
+  },
   { name: 'f32 cache (no Cast)', cache: 'float32', build: standard },
   {
     name: 'f16 keys stored transposed, q·Kᵀ GEMVs',
@@ -143,6 +213,12 @@ const VARIANTS: Variant[] = [
   },
   { name: 'f16 cache, one GEMM per KV head', cache: 'float16', keysTransposed: true, build: gemmPerKvHead },
   { name: 'int8 cache, DequantizeLinear per row', cache: 'int8', build: standard },
+  {
+    name: 'int8 cache, integer GEMMs (shard graph default)',
+    cache: 'int8-gemm',
+    keysTransposed: true,
+    build: integerGemms,
+  },
 ];
 
 function cacheDims(v: Variant, kind: 'k' | 'v', positions: number | string): (number | string)[] {
@@ -151,17 +227,36 @@ function cacheDims(v: Variant, kind: 'k' | 'v', positions: number | string): (nu
     : [1, KV_HEADS, 1, positions, HEAD_DIM];
 }
 
+/** int8-gemm: keys [1, kv, D, positions] (transposed), values [1, kv, positions, D]. */
+function integerDims(kind: 'k' | 'v', positions: number | string): (number | string)[] {
+  return kind === 'k' ? [1, KV_HEADS, HEAD_DIM, positions] : [1, KV_HEADS, positions, HEAD_DIM];
+}
+
+function maskDims(v: Variant, keys: number | string): (number | string)[] {
+  if (v.cache === 'int8-gemm') return [1, 1, 1, keys];
+  return v.build === standard ? [1, 1, 1, keys, 1] : [1, 1, 1, 1, keys];
+}
+
 function buildVariant(v: Variant): Uint8Array {
   const g = new GraphBuilder('attention');
   let q = g.input('q', 'float32', [1, 1, KV_HEADS, GROUP, HEAD_DIM]);
   const newKey = g.input('new_key', 'float32', [1, KV_HEADS, 1, 1, HEAD_DIM]);
   const newValue = g.input('new_value', 'float32', [1, KV_HEADS, 1, 1, HEAD_DIM]);
-  const mask = g.input('mask', 'float32', v.build === standard ? [1, 1, 1, 'keys', 1] : [1, 1, 1, 1, 'keys']);
+  const mask = g.input('mask', 'float32', maskDims(v, 'keys'));
   const split = g.input('split', 'int64', [2]);
   for (let l = 0; l < LAYERS; l++) {
+    const integer = (kind: 'k' | 'v'): string => {
+      g.input(`${kind}${l}_scale`, 'float32', [1, KV_HEADS, 1, 'positions']);
+      return g.input(`${kind}${l}`, 'int8', integerDims(kind, 'positions'));
+    };
     const toF32 = (kind: 'k' | 'v'): string => {
+      if (v.cache === 'int8-gemm') return integer(kind);
       const name = `${kind}${l}`;
-      const cached = g.input(name, v.cache, cacheDims(v, kind, 'positions'));
+      const cached = g.input(
+        name,
+        v.cache === 'float32' || v.cache === 'float16' ? v.cache : 'int8',
+        cacheDims(v, kind, 'positions'),
+      );
       if (v.cache === 'float32') return cached;
       if (v.cache === 'float16')
         return g.op('Cast', [cached], `${name}_f32`, { to: { int: ElementType.float32 } });
@@ -214,11 +309,7 @@ function feeds(v: Variant, positions: number): Record<string, ort.Tensor> {
     q: tensor('float32', random(KV_HEADS * GROUP * HEAD_DIM, 1), [1, 1, KV_HEADS, GROUP, HEAD_DIM]),
     new_key: tensor('float32', random(KV_HEADS * HEAD_DIM, 2), [1, KV_HEADS, 1, 1, HEAD_DIM]),
     new_value: tensor('float32', random(KV_HEADS * HEAD_DIM, 3), [1, KV_HEADS, 1, 1, HEAD_DIM]),
-    mask: tensor(
-      'float32',
-      new Float32Array(positions + 1),
-      v.build === standard ? [1, 1, 1, positions + 1, 1] : [1, 1, 1, 1, positions + 1],
-    ),
+    mask: tensor('float32', new Float32Array(positions + 1), maskDims(v, positions + 1) as number[]),
     split: tensor('int64', BigInt64Array.of(BigInt(positions), 1n), [2]),
   };
   for (let l = 0; l < LAYERS; l++) {
@@ -228,7 +319,20 @@ function feeds(v: Variant, positions: number): Record<string, ort.Tensor> {
       const name = `${kind}${l}`;
       if (v.cache === 'float32') f[name] = tensor('float32', values, dims);
       else if (v.cache === 'float16') f[name] = tensor('float16', toFloat16Bits(values), dims);
-      else {
+      else if (v.cache === 'int8-gemm') {
+        // Within ±63, as the shard graph stores them (see INT8_CACHE_MAX).
+        f[name] = tensor(
+          'int8',
+          Int8Array.from(values, (x) => Math.round(x * 126)),
+          integerDims(kind, positions) as number[],
+        );
+        f[`${name}_scale`] = tensor('float32', new Float32Array(KV_HEADS * positions).fill(1 / 126), [
+          1,
+          KV_HEADS,
+          1,
+          positions,
+        ]);
+      } else {
         f[name] = tensor(
           'int8',
           Int8Array.from(values, (x) => Math.round(x * 254)),

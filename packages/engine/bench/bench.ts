@@ -5,6 +5,8 @@
  * ~64 and ~1024, and peak RSS next to the shard file sizes.
  *
  *   pnpm --filter @cascadia/engine bench            (env SMOLLM2_GGUF, BENCH_THREADS optional)
+ *
+ * BENCH_KV_CACHE=float16|float32|int8 exports with that KV cache instead of the default (int8).
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -14,6 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { argmax, loadPipeline, type ShardPipeline } from '../src/runtime/pipeline.js';
 import { releaseBuffer } from '../src/runtime/release.js';
 import { exportShards } from '../src/shard/export.js';
+import type { KvCacheType } from '../src/shard/graph.js';
 import type { ShardManifest } from '../src/shard/manifest.js';
 
 const PROMPT_LENGTH = 64;
@@ -204,10 +207,17 @@ function shardBytes(dir: string, count: number): number {
   return total;
 }
 
+const kvCacheType = ((): KvCacheType | undefined => {
+  const value = process.env.BENCH_KV_CACHE;
+  if (value === undefined || value === '') return undefined;
+  if (value === 'float16' || value === 'float32' || value === 'int8') return value;
+  throw new Error(`BENCH_KV_CACHE must be float16, float32 or int8 (got ${value})`);
+})();
+
 /** Exports afresh every run (about a second): shards from an older graph builder never get measured. */
 async function ensureExport(gguf: string, outDir: string, shards: number): Promise<void> {
   const t0 = performance.now();
-  await exportShards({ model: gguf, outDir, shards });
+  await exportShards({ model: gguf, outDir, shards, ...(kvCacheType ? { kvCacheType } : {}) });
   console.log(`exported ${shards} shard(s) in ${((performance.now() - t0) / 1000).toFixed(1)} s → ${outDir}`);
 }
 
@@ -289,7 +299,9 @@ async function main(): Promise<void> {
       return 'unknown cpu';
     }
   })();
-  console.log(`\nSmolLM2-135M-Instruct Q4_1 · ${threads} threads · ${cpu}`);
+  console.log(
+    `\nSmolLM2-135M-Instruct Q4_1 · ${threads} threads · ${cpu} · KV cache ${kvCacheType ?? 'int8 (default)'}`,
+  );
   console.log(
     `best of ${rounds} alternating rounds; load average now ${loadavg()
       .map((l) => l.toFixed(1))
