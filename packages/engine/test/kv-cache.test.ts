@@ -139,129 +139,84 @@ const reader = randomModel();
 // 30 prompt positions, so decoding crosses the first capacity step (32 positions).
 const prompt = Int32Array.from({ length: 30 }, (_, i) => (i * 29 + 7) % smallConfig.vocabSize);
 
-describe('float16 KV cache (accuracy level 0, random tiny model)', () => {
-  let shards: WholeAndHalves;
-  let dir: string;
-  let whole: ShardRunner;
-  let halves: ShardRunner[];
+/**
+ * Shards over a compressed cache, against the f64 reference. f16: keys/values are rounded to f16
+ * before attention uses them, new or cached, so prefill + decode steps equal one prefill but for
+ * summation order. int8: cached rows are the ones the graph quantized; only the queries'
+ * quantization (one scale per run: per step in one, per prompt in the other) tells the two apart.
+ */
+const compressedCaches = [
+  { type: 'float16', reference: 1e-2, decodeSteps: 5, oncePrefill: 1e-4 },
+  { type: 'int8', reference: 3e-2, decodeSteps: 40, oncePrefill: 2e-2 },
+] as const;
 
-  beforeAll(async () => {
-    shards = await exportWholeAndHalves(reader, { accuracyLevel: 0, kvCacheType: 'float16' });
-    ({ dir, whole, halves } = shards);
+for (const cache of compressedCaches) {
+  describe(`${cache.type} KV cache (accuracy level 0, random tiny model)`, () => {
+    let shards: WholeAndHalves;
+    let dir: string;
+    let whole: ShardRunner;
+    let halves: ShardRunner[];
+
+    beforeAll(async () => {
+      shards = await exportWholeAndHalves(reader, { accuracyLevel: 0, kvCacheType: cache.type });
+      ({ dir, whole, halves } = shards);
+    });
+
+    afterAll(async () => {
+      await shards?.close();
+    });
+
+    it('is recorded in the manifest', async () => {
+      const m = JSON.parse(await readFile(join(dir, 'one', 'shard-0-of-1', 'manifest.json'), 'utf8'));
+      expect(m.kvCacheType).toBe(cache.type);
+      expect(whole.manifest.kvCacheType).toBe(cache.type);
+    });
+
+    it(`stays within ${cache.reference} of the f64 reference through prefill and ${cache.decodeSteps} decode steps across capacity steps`, async () => {
+      const ref = new ReferenceShard(prepareShardWeights(reader, 0, 4));
+      let got = logitsOf(
+        await whole.forward('r', { tokens: prompt }, { position: 0, length: prompt.length }),
+      );
+      let expected = logitsOf(ref.forward({ tokens: prompt }, 0, prompt.length));
+      const errors = [relativeError(got, expected)];
+      for (let pos = prompt.length; pos < prompt.length + cache.decodeSteps; pos++) {
+        const token = Int32Array.of((pos * 13) % smallConfig.vocabSize);
+        got = logitsOf(await whole.forward('r', { tokens: token }, { position: pos, length: 1 }));
+        expected = logitsOf(ref.forward({ tokens: token }, pos, 1));
+        errors.push(relativeError(got, expected));
+      }
+      console.log(
+        `${cache.type} cache vs reference: worst relative error ${Math.max(...errors).toExponential(2)}`,
+      );
+      for (const e of errors) expect(e).toBeLessThan(cache.reference);
+    });
+
+    it(`decode through the cache is within ${cache.oncePrefill} of one prefill of the same tokens, and two shards equal the whole model`, async () => {
+      const tokens = Int32Array.from([...prompt, 5, 9, 14, 2, 40]);
+      const chain = async (id: string, input: Int32Array, position: number) => {
+        const h = await halves[0]?.forward(id, { tokens: input }, { position, length: input.length });
+        if (!h || !('hidden' in h)) throw new Error('expected hidden');
+        const out = await halves[1]?.forward(id, { hidden: h.hidden }, { position, length: input.length });
+        if (!out) throw new Error('expected logits');
+        return logitsOf(out);
+      };
+      let stepped = logitsOf(
+        await whole.forward('d', { tokens: prompt }, { position: 0, length: prompt.length }),
+      );
+      let chained = await chain('d', prompt, 0);
+      for (let pos = prompt.length; pos < tokens.length; pos++) {
+        const token = tokens.subarray(pos, pos + 1);
+        stepped = logitsOf(await whole.forward('d', { tokens: token }, { position: pos, length: 1 }));
+        chained = await chain('d', token, pos);
+        expect(relativeError(chained, stepped)).toBeLessThan(1e-5);
+      }
+      const once = logitsOf(await whole.forward('once', { tokens }, { position: 0, length: tokens.length }));
+      const gap = relativeError(stepped, once);
+      console.log(`${cache.type} cache, stepped vs one prefill: relative error ${gap.toExponential(2)}`);
+      expect(gap).toBeLessThan(cache.oncePrefill);
+    });
   });
-
-  afterAll(async () => {
-    await shards?.close();
-  });
-
-  it('is recorded in the manifest', async () => {
-    const m = JSON.parse(await readFile(join(dir, 'one', 'shard-0-of-1', 'manifest.json'), 'utf8'));
-    expect(m.kvCacheType).toBe('float16');
-    expect(whole.manifest.kvCacheType).toBe('float16');
-  });
-
-  it('stays within 1e-2 of the f64 reference through prefill and decode across a capacity step', async () => {
-    const ref = new ReferenceShard(prepareShardWeights(reader, 0, 4));
-    let got = logitsOf(await whole.forward('r', { tokens: prompt }, { position: 0, length: prompt.length }));
-    let expected = logitsOf(ref.forward({ tokens: prompt }, 0, prompt.length));
-    expect(relativeError(got, expected)).toBeLessThan(1e-2);
-    for (let pos = prompt.length; pos < prompt.length + 5; pos++) {
-      const token = Int32Array.of((pos * 13) % smallConfig.vocabSize);
-      got = logitsOf(await whole.forward('r', { tokens: token }, { position: pos, length: 1 }));
-      expected = logitsOf(ref.forward({ tokens: token }, pos, 1));
-      expect(relativeError(got, expected)).toBeLessThan(1e-2);
-    }
-  });
-
-  it('decode through the cache equals one prefill of the same tokens, and two shards equal the whole model', async () => {
-    // Keys/values are rounded to f16 before attention uses them, new or cached, so splitting the
-    // same tokens into prefill + decode steps changes nothing but summation order.
-    const tokens = Int32Array.from([...prompt, 5, 9, 14, 2, 40]);
-    const chain = async (id: string, input: Int32Array, position: number) => {
-      const h = await halves[0]?.forward(id, { tokens: input }, { position, length: input.length });
-      if (!h || !('hidden' in h)) throw new Error('expected hidden');
-      const out = await halves[1]?.forward(id, { hidden: h.hidden }, { position, length: input.length });
-      if (!out) throw new Error('expected logits');
-      return logitsOf(out);
-    };
-    let stepped = logitsOf(
-      await whole.forward('d', { tokens: prompt }, { position: 0, length: prompt.length }),
-    );
-    let chained = await chain('d', prompt, 0);
-    for (let pos = prompt.length; pos < tokens.length; pos++) {
-      const token = tokens.subarray(pos, pos + 1);
-      stepped = logitsOf(await whole.forward('d', { tokens: token }, { position: pos, length: 1 }));
-      chained = await chain('d', token, pos);
-      expect(relativeError(chained, stepped)).toBeLessThan(1e-5);
-    }
-    const once = logitsOf(await whole.forward('once', { tokens }, { position: 0, length: tokens.length }));
-    expect(relativeError(stepped, once)).toBeLessThan(1e-4);
-  });
-});
-
-describe('int8 KV cache (accuracy level 0, random tiny model)', () => {
-  let shards: WholeAndHalves;
-  let dir: string;
-  let whole: ShardRunner;
-  let halves: ShardRunner[];
-
-  beforeAll(async () => {
-    shards = await exportWholeAndHalves(reader, { accuracyLevel: 0, kvCacheType: 'int8' });
-    ({ dir, whole, halves } = shards);
-  });
-
-  afterAll(async () => {
-    await shards?.close();
-  });
-
-  it('is recorded in the manifest', async () => {
-    const m = JSON.parse(await readFile(join(dir, 'one', 'shard-0-of-1', 'manifest.json'), 'utf8'));
-    expect(m.kvCacheType).toBe('int8');
-    expect(whole.manifest.kvCacheType).toBe('int8');
-  });
-
-  it('stays within 3e-2 of the f64 reference through prefill and decode across capacity steps', async () => {
-    const ref = new ReferenceShard(prepareShardWeights(reader, 0, 4));
-    let got = logitsOf(await whole.forward('r', { tokens: prompt }, { position: 0, length: prompt.length }));
-    let expected = logitsOf(ref.forward({ tokens: prompt }, 0, prompt.length));
-    const errors = [relativeError(got, expected)];
-    for (let pos = prompt.length; pos < 70; pos++) {
-      const token = Int32Array.of((pos * 13) % smallConfig.vocabSize);
-      got = logitsOf(await whole.forward('r', { tokens: token }, { position: pos, length: 1 }));
-      expected = logitsOf(ref.forward({ tokens: token }, pos, 1));
-      errors.push(relativeError(got, expected));
-    }
-    console.log(`int8 cache vs reference: worst relative error ${Math.max(...errors).toExponential(2)}`);
-    for (const e of errors) expect(e).toBeLessThan(3e-2);
-  });
-
-  it('decode through the cache stays close to one prefill of the same tokens, and two shards equal the whole model', async () => {
-    const tokens = Int32Array.from([...prompt, 5, 9, 14, 2, 40]);
-    const chain = async (id: string, input: Int32Array, position: number) => {
-      const h = await halves[0]?.forward(id, { tokens: input }, { position, length: input.length });
-      if (!h || !('hidden' in h)) throw new Error('expected hidden');
-      const out = await halves[1]?.forward(id, { hidden: h.hidden }, { position, length: input.length });
-      if (!out) throw new Error('expected logits');
-      return logitsOf(out);
-    };
-    let stepped = logitsOf(
-      await whole.forward('d', { tokens: prompt }, { position: 0, length: prompt.length }),
-    );
-    let chained = await chain('d', prompt, 0);
-    for (let pos = prompt.length; pos < tokens.length; pos++) {
-      const token = tokens.subarray(pos, pos + 1);
-      stepped = logitsOf(await whole.forward('d', { tokens: token }, { position: pos, length: 1 }));
-      chained = await chain('d', token, pos);
-      expect(relativeError(chained, stepped)).toBeLessThan(1e-5);
-    }
-    // Cached rows are the ones the graph quantized; only the queries' quantization (one scale per
-    // run, so per step here and per prompt there) differs between the two.
-    const once = logitsOf(await whole.forward('once', { tokens }, { position: 0, length: tokens.length }));
-    const gap = relativeError(stepped, once);
-    console.log(`int8 cache, stepped vs one prefill: relative error ${gap.toExponential(2)}`);
-    expect(gap).toBeLessThan(2e-2);
-  });
-});
+}
 
 describe('float32 KV cache growth (accuracy level 0)', () => {
   it('decode across capacity steps matches the reference within 1e-4', async () => {

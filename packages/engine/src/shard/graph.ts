@@ -240,11 +240,10 @@ export function buildShardGraph(weights: ShardWeights, opts: ShardGraphOptions):
   };
 
   /**
-   * Grouped-query causal attention over the read-only cache plus this step's keys/values.
-   * The fused projection is grouped per KV head ([1, S, kv, group + 2, D]: queries, key, value),
-   * queries pre-scaled, so heads need no gathering.
+   * The fused projection grouped per KV head ([1, S, kv, group + 2, D]: queries, key, value),
+   * queries pre-scaled, with RoPE on queries and key: q [1, S, kv, group, D], k and v [1, S, kv, 1, D].
    */
-  const attention = (qkv: string, pastKey: string, pastValue: string, l: number, p: string): string => {
+  const splitHeads = (qkv: string, p: string): { q: string; k: string; v: string } => {
     const heads = g.op('Reshape', [qkv, qkvShape], `${p}.qkv_heads`);
     const [qk, v] = g.node('Split', [heads, qkvSplit], [`${p}.qk`, `${p}.v`], { axis: { int: 3 } }) as [
       string,
@@ -255,6 +254,24 @@ export function buildShardGraph(weights: ShardWeights, opts: ShardGraphOptions):
       string,
       string,
     ];
+    return { q, k, v };
+  };
+
+  /** Softmax over the keys (last axis), split into the cached positions' and this step's weights. */
+  const softmaxSplit = (scores: string, p: string): [string, string] => {
+    const probs = g.op('Softmax', [scores], `${p}.probs`, { axis: { int: -1 } });
+    return g.node('Split', [probs, splitSizes], [`${p}.probs_past`, `${p}.probs_new`], {
+      axis: { int: -1 },
+    }) as [string, string];
+  };
+
+  /**
+   * Grouped-query causal attention over the read-only cache plus this step's keys/values.
+   * The fused projection is grouped per KV head ([1, S, kv, group + 2, D]: queries, key, value),
+   * queries pre-scaled, so heads need no gathering.
+   */
+  const attention = (qkv: string, pastKey: string, pastValue: string, l: number, p: string): string => {
+    const { q, k, v } = splitHeads(qkv, p);
     // [1, S, kv, group, D] → qᵀ [1, kv, group, D, S]; keys/values → [1, kv, 1, S, D] (cache layout).
     const qT = g.op('Transpose', [q], `${p}.q_t`, { perm: { ints: [0, 2, 3, 4, 1] } });
     const newKey = kvOutput(k, ShardIO.newKey(l), `${p}.k`);
@@ -270,15 +287,7 @@ export function buildShardGraph(weights: ShardWeights, opts: ShardGraphOptions):
       `${p}.scores_t`,
     );
     const scores = g.op('Transpose', [scoresT], `${p}.scores`, { perm: { ints: [0, 1, 2, 4, 3] } });
-    const probs = g.op('Softmax', [scores], `${p}.probs`, { axis: { int: -1 } });
-    const [probsPast, probsNew] = g.node(
-      'Split',
-      [probs, splitSizes],
-      [`${p}.probs_past`, `${p}.probs_new`],
-      {
-        axis: { int: -1 },
-      },
-    ) as [string, string];
+    const [probsPast, probsNew] = softmaxSplit(scores, p);
     const out = g.op(
       'Add',
       [
@@ -312,16 +321,7 @@ export function buildShardGraph(weights: ShardWeights, opts: ShardGraphOptions):
     const keyScale = g.input(ShardIO.pastKeyScale(l), 'float32', [1, kv, 1, 'capacity']);
     const valueScale = g.input(ShardIO.pastValueScale(l), 'float32', [1, kv, 1, 'capacity']);
     const shared = int8Constants();
-    const heads = g.op('Reshape', [qkv, qkvShape], `${p}.qkv_heads`);
-    const [qk, v] = g.node('Split', [heads, qkvSplit], [`${p}.qk`, `${p}.v`], { axis: { int: 3 } }) as [
-      string,
-      string,
-    ];
-    const qkRot = rope(qk, `${p}.qk_rot`);
-    const [q, k] = g.node('Split', [qkRot, qkSplit], [`${p}.q`, `${p}.k`], { axis: { int: 3 } }) as [
-      string,
-      string,
-    ];
+    const { q, k, v } = splitHeads(qkv, p);
     // This step's keys and values [1, S, kv, 2, D], one scale per (position, head, key|value) row.
     const fresh = g.op('Concat', [k, v], `${p}.kv_new`, { axis: { int: 3 } });
     const absMax = g.op('ReduceMax', [g.op('Abs', [fresh], `${p}.kv_abs`)], `${p}.kv_abs_max`, {
@@ -375,15 +375,7 @@ export function buildShardGraph(weights: ShardWeights, opts: ShardGraphOptions):
       [g.op('Concat', [scoresPast, scoresNew], `${p}.scores_raw`, { axis: { int: 4 } }), shared.mask],
       `${p}.scores`,
     );
-    const probs = g.op('Softmax', [scores], `${p}.probs`, { axis: { int: -1 } });
-    const [probsPast, probsNew] = g.node(
-      'Split',
-      [probs, splitSizes],
-      [`${p}.probs_past`, `${p}.probs_new`],
-      {
-        axis: { int: -1 },
-      },
-    ) as [string, string];
+    const [probsPast, probsNew] = softmaxSplit(scores, p);
 
     const weighted = g.op(
       'Mul',
