@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -10,6 +10,7 @@ import { findShardDirs, generateTokens, loadPipeline } from './runtime/pipeline.
 import { createSampler } from './sampling/index.js';
 import { exportShards } from './shard/export.js';
 import { sha256File } from './shard/manifest.js';
+import { DEFAULT_ACCURACY_LEVEL, defaultKvCacheType } from './shard/write.js';
 import { loadTokenizer } from './tokenizer/index.js';
 
 const USAGE = `usage: cascadia-engine <command> [options]
@@ -23,7 +24,8 @@ const USAGE = `usage: cascadia-engine <command> [options]
       Print a model's config and tensors, or shard manifests (digests verified).
   generate --model <gguf|hf-dir|shards-dir> --prompt TEXT [--chat] [--max-tokens N] [--temperature T]
            [--top-p P] [--top-k K] [--seed S] [--engine auto|onnxruntime|openvino] [--threads N]
-      Generate text; a model file or folder is exported to a cached whole-model shard first.`;
+      Generate text; a model file or folder is exported to a cached whole-model shard first
+      (again when the model or the default KV cache type changed).`;
 
 class UsageError extends Error {}
 
@@ -133,7 +135,11 @@ async function inspect(args: string[]): Promise<void> {
   );
 }
 
-/** A model file/folder becomes a cached whole-model shard (re-exported when the source changes). */
+/**
+ * A model file/folder becomes a cached whole-model shard, re-exported when the source changes or
+ * when the cached one was written with another KV cache type than today's default (an export from
+ * before the int8 default would otherwise keep running the f16 cache).
+ */
 async function shardsFor(model: string): Promise<string> {
   try {
     findShardDirs(model);
@@ -145,7 +151,10 @@ async function shardsFor(model: string): Promise<string> {
   const cache = join(process.env.CASCADIA_CACHE ?? join(homedir(), '.cache', 'cascadia'), 'shards');
   const dir = join(cache, source.sourceDigest.slice(0, 16));
   const manifestPath = join(dir, 'shard-0-of-1', 'manifest.json');
-  if (!existsSync(manifestPath)) {
+  const cachedType = existsSync(manifestPath)
+    ? ((JSON.parse(readFileSync(manifestPath, 'utf8')) as { kvCacheType?: string }).kvCacheType ?? 'float32')
+    : null;
+  if (cachedType !== defaultKvCacheType(DEFAULT_ACCURACY_LEVEL)) {
     mkdirSync(dir, { recursive: true });
     process.stderr.write(`exporting ${model} to ${dir}\n`);
     await exportShards({ model, outDir: dir, shards: 1 });

@@ -1,10 +1,11 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTinyModel } from '../src/model/index.js';
+import { exportShards } from '../src/shard/export.js';
 import type { ShardManifest } from '../src/shard/manifest.js';
 
 const cli = fileURLToPath(new URL('../src/cli.ts', import.meta.url));
@@ -87,6 +88,37 @@ describe('cascadia-engine CLI on a tiny model (Hugging Face folder)', () => {
     ]);
     expect(whole.code).toBe(0);
     expect(whole.stdout).toBe(chained.stdout);
+  });
+
+  it('re-exports a cached whole model written with another KV cache type than the default', async () => {
+    const [cached] = await readdir(join(cacheDir, 'shards'));
+    if (!cached) throw new Error('the whole-model generate above should have cached an export');
+    const cachedDir = join(cacheDir, 'shards', cached);
+    const manifestOf = async () =>
+      JSON.parse(await readFile(join(cachedDir, 'shard-0-of-1', 'manifest.json'), 'utf8')) as ShardManifest;
+    expect((await manifestOf()).kvCacheType).toBe('int8');
+    // An export from before the int8 default.
+    await exportShards({ model: join(dir, 'tiny'), outDir: cachedDir, shards: 1, kvCacheType: 'float16' });
+    expect((await manifestOf()).kvCacheType).toBe('float16');
+    const again = run(['generate', '--model', join(dir, 'tiny'), '--prompt', 'Hi', '--max-tokens', '2']);
+    expect(again.code).toBe(0);
+    expect(again.stderr).toMatch(/exporting/);
+    expect((await manifestOf()).kvCacheType).toBe('int8');
+    // Up to date now: used as it is.
+    const cachedRun = run(['generate', '--model', join(dir, 'tiny'), '--prompt', 'Hi', '--max-tokens', '2']);
+    expect(cachedRun.code).toBe(0);
+    expect(cachedRun.stderr).not.toMatch(/exporting/);
+  });
+
+  it('export --kv-cache picks the cache type and refuses an unknown one', async () => {
+    const out = join(dir, 'shards-f16');
+    const exported = run(['export', '--model', join(dir, 'tiny'), '--out', out, '--kv-cache', 'float16']);
+    expect(exported.code).toBe(0);
+    const m = JSON.parse(await readFile(join(out, 'shard-0-of-1', 'manifest.json'), 'utf8')) as ShardManifest;
+    expect(m.kvCacheType).toBe('float16');
+    const bad = run(['export', '--model', join(dir, 'tiny'), '--out', out, '--kv-cache', 'int4']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--kv-cache must be float32, float16 or int8 \(got int4\)/);
   });
 
   it('reports usage errors and bad models clearly', () => {

@@ -27,6 +27,9 @@ export interface WriteShardsOptions {
   kvCacheType?: KvCacheType;
 }
 
+/** MatMulNBits accuracy level of an export that names none: int8 activations. */
+export const DEFAULT_ACCURACY_LEVEL = 4;
+
 /**
  * int8 quarters the cache and keeps decode speed nearly flat as the context grows (attention reads
  * a quarter of the f32 bytes and never widens them); accuracy level 0 keeps every step in f32.
@@ -65,7 +68,7 @@ export async function writeShards(
   const c = reader.config;
   const count = opts.boundaries.length - 1;
   const maxContext = opts.maxContext ?? Math.min(c.maxContext, 8192);
-  const accuracyLevel = opts.accuracyLevel ?? 4;
+  const accuracyLevel = opts.accuracyLevel ?? DEFAULT_ACCURACY_LEVEL;
   const kvCacheType = opts.kvCacheType ?? defaultKvCacheType(accuracyLevel);
   const manifests: ShardManifest[] = [];
   for (let i = 0; i < count; i++) {
