@@ -29,7 +29,6 @@ export async function createOnnxRuntimeRunner(
     // 249 → 229-236 MB without patterns); allocating them one by one cost about 4% of decode
     // speed at context 64 and none at 1024.
     ...(manifest.kvCacheType === 'int8' ? { enableMemPattern: false } : {}),
-    ...(process.env.X_ARENA === '0' ? { enableCpuMemArena: false } : {}),
     // Worker threads sleep instead of spinning between runs: spinning pools of idle shards in the
     // same process (or of other processes) steal the cores of the running one — measured 2-4x
     // slower decode on a shared 2-core machine. CASCADIA_ORT_SPIN=1 turns spinning back on.

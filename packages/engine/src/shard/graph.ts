@@ -314,13 +314,12 @@ export function buildShardGraph(weights: ShardWeights, opts: ShardGraphOptions):
    * are quantized in the graph (the runtime stores exactly these) and attention uses their
    * dequantized values, so a position's key and value are the same whether it is new or cached.
    */
-  const int8Attention = (qkv: string, l: number, p: string): string => {
+  const int8Attention = (qkv: string, l: number, p: string, shared: Int8Constants): string => {
     const kv = c.numKvHeads;
     const pastKey = g.input(ShardIO.pastKey(l), 'int8', [1, kv, D, 'capacity']);
     const pastValue = g.input(ShardIO.pastValue(l), 'int8', [1, kv, 'capacity', D]);
     const keyScale = g.input(ShardIO.pastKeyScale(l), 'float32', [1, kv, 1, 'capacity']);
     const valueScale = g.input(ShardIO.pastValueScale(l), 'float32', [1, kv, 1, 'capacity']);
-    const shared = int8Constants();
     const { q, k, v } = splitHeads(qkv, p);
     // This step's keys and values [1, S, kv, 2, D], one scale per (position, head, key|value) row.
     const fresh = g.op('Concat', [k, v], `${p}.kv_new`, { axis: { int: 3 } });
@@ -416,8 +415,8 @@ export function buildShardGraph(weights: ShardWeights, opts: ShardGraphOptions):
     return g.op('Reshape', [outT, outShape], `${p}.attn`);
   };
 
-  /** Constants and shapes the int8 attention blocks share (made once, by the first block). */
-  let int8Shared: ReturnType<typeof makeInt8Constants> | null = null;
+  /** Constants and shapes the int8 attention blocks share. */
+  type Int8Constants = ReturnType<typeof makeInt8Constants>;
   const makeInt8Constants = () => {
     const kv = c.numKvHeads;
     return {
@@ -442,11 +441,9 @@ export function buildShardGraph(weights: ShardWeights, opts: ShardGraphOptions):
       mask: g.op('Transpose', [mask], 'attention_mask_qk', { perm: { ints: [0, 1, 2, 4, 3] } }),
     };
   };
-  const int8Constants = () => {
-    int8Shared ??= makeInt8Constants();
-    return int8Shared;
-  };
 
+  /** Made by the first int8 block (a float graph has none of these constants). */
+  let int8Shared: Int8Constants | null = null;
   for (let i = 0; i < weights.layers.length; i++) {
     const l = weights.layerStart + i;
     const w = weights.layers[i];
@@ -460,7 +457,8 @@ export function buildShardGraph(weights: ShardWeights, opts: ShardGraphOptions):
     }
     let attn: string;
     if (kvType === 'int8') {
-      attn = int8Attention(qkv, l, p);
+      int8Shared ??= makeInt8Constants();
+      attn = int8Attention(qkv, l, p, int8Shared);
     } else {
       const cacheDims = [1, c.numKvHeads, 1, 'capacity', c.headDim];
       const pastKey = g.input(ShardIO.pastKey(l), kvType, cacheDims);
