@@ -86,20 +86,17 @@ describe('keys and budgets kept between calls by the serving process', () => {
       budget: { maxNusd: 1_000_000_000 },
     });
     expect((await call(secret)).statusCode).toBe(200);
-    const lowered = await app.inject({
-      method: 'PUT',
-      url: `/admin/keys/${key.id}/budget`,
-      headers: adminHeaders,
-      payload: { max_usd: 0.000001 },
-    });
+    const setBudget = (maxUsd: number | null) =>
+      app.inject({
+        method: 'PUT',
+        url: `/admin/keys/${key.id}/budget`,
+        headers: adminHeaders,
+        payload: { max_usd: maxUsd },
+      });
+    const lowered = await setBudget(0.000001);
     expect(lowered.statusCode).toBe(200);
     expect((await call(secret)).statusCode).toBe(402);
-    const raised = await app.inject({
-      method: 'PUT',
-      url: `/admin/keys/${key.id}/budget`,
-      headers: adminHeaders,
-      payload: { max_usd: null },
-    });
+    const raised = await setBudget(null);
     expect(raised.statusCode).toBe(200);
     expect((await call(secret)).statusCode).toBe(200);
     const revoked = await app.inject({
