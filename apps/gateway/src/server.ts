@@ -21,11 +21,19 @@ export async function serve(options: ServeOptions = {}): Promise<FastifyInstance
   const env = process.env;
   const config = await loadGatewayConfig(options.configPath ?? env.GATEWAY_CONFIG);
   const registry = registryFromConfig(config);
-  // Serving: on SQLite this process takes the file's serving lock and holds reservations in memory.
+  // Serving: on SQLite this process takes the file's serving lock, holds reservations in memory and
+  // settles through the settlement journal (failures to fold it go to the log once it exists).
+  let logger: FastifyInstance['log'] | null = null;
   const store = await openStore(
     options.databaseUrl ?? env.DATABASE_URL ?? DEFAULT_DATABASE_URL,
     { schema: env.GATEWAY_PG_SCHEMA },
-    { serving: true },
+    {
+      serving: true,
+      onJournalWarning: (warning) => {
+        if (logger) logger.error({ err: warning }, warning.message);
+        else process.emitWarning(warning);
+      },
+    },
   );
   await bootstrapStore(store, config);
   const masterKey = options.masterKey !== undefined ? options.masterKey : env.GATEWAY_MASTER_KEY || null;
@@ -42,6 +50,7 @@ export async function serve(options: ServeOptions = {}): Promise<FastifyInstance
     masterKey,
     log: { level: options.logLevel ?? env.LOG_LEVEL ?? 'info', stream: logStream },
   });
+  logger = app.log;
   app.addHook('onClose', async () => {
     clearInterval(logFlushTimer);
     await store.close();

@@ -122,9 +122,11 @@ describe('keys and budgets kept between calls by the serving process', () => {
       }
     }
     expect(admitted).toBeGreaterThan(1);
-    // The refusal quotes the spend the serving process checked: what the database holds.
-    const stored = (await cli.getKey(key.id))!.budget;
+    // The refusal quotes the spend the serving process checked. Its store folds its settlement
+    // journal before answering, and then the database (the CLI's connection) holds exactly that.
+    const stored = (await app.store.getKey(key.id))!.budget;
     expect(stored.spentNusd).toBe(admitted * 11_000);
+    expect((await cli.getKey(key.id))!.budget.spentNusd).toBe(stored.spentNusd);
     expect(refusal?.message).toContain(
       `$${nanoToUsd(stored.spentNusd).toFixed(6)} spent and $0.000000 reserved`,
     );

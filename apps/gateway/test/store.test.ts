@@ -1,3 +1,4 @@
+import { readFileSync, statSync } from 'node:fs';
 import BetterSqlite3 from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { usdToNano } from '../src/money.js';
@@ -310,7 +311,7 @@ describe('the serving store on SQLite', () => {
     }
   });
 
-  it('settles concurrent calls in one batch with summed charges and roll-ups, and a bad one fails alone', async () => {
+  it('folds concurrent settlements in one batch with summed charges and roll-ups, and charges a repeated one once', async () => {
     const serving = await openStore(db.url, {}, { serving: true });
     try {
       const owner = await serving.createOwner({ kind: 'team', name: 'T', budget: { maxNusd: 1_000_000 } });
@@ -334,12 +335,9 @@ describe('the serving store on SQLite', () => {
       await settle(ids[0]!, 0);
       // Six in one batch: summed charges and roll-ups.
       await Promise.all(ids.slice(1, 7).map((id, i) => settle(id, i + 1)));
-      // The first one again (its ledger row exists) in the same batch as the five others.
-      const results = await Promise.allSettled([
-        settle(ids[0]!, 0),
-        ...ids.slice(7).map((id, i) => settle(id, i + 7)),
-      ]);
-      expect(results.map((r) => r.status)).toEqual(['rejected', ...ids.slice(7).map(() => 'fulfilled')]);
+      // The first one again (a retry of a settlement that did land: its ledger row exists) in the
+      // same batch as the five others: accepted, and charged once.
+      await Promise.all([settle(ids[0]!, 0), ...ids.slice(7).map((id, i) => settle(id, i + 7))]);
 
       const charged = ids.reduce((sum, _, i) => sum + 100 + i, 0);
       expect((await serving.getKey(key.id))?.budget).toMatchObject({ spentNusd: charged, reservedNusd: 0 });
@@ -373,23 +371,37 @@ describe('the serving store on SQLite', () => {
     }
   });
 
-  it('keeps settling after a batch could not even begin (the database was locked by another process)', async () => {
-    const serving = await openStore(db.url, {}, { serving: true });
-    const other = new BetterSqlite3(db.url.slice('file:'.length));
+  it('settles while another process holds the write lock, counts the cost, and writes it once the lock is free', async () => {
+    const failures: string[] = [];
+    const serving = await openStore(
+      db.url,
+      {},
+      { serving: true, onJournalWarning: (warning) => failures.push(warning.message) },
+    );
+    const path = db.url.slice('file:'.length);
+    const other = new BetterSqlite3(path);
     try {
-      const { key } = await serving.createKey({ alias: 'k', budget: { maxNusd: 1_000_000 } });
+      const { key } = await serving.createKey({ alias: 'k', budget: { maxNusd: 10_000 } });
       for (const id of ['r1', 'r2']) {
         await serving.reserve({ id, keyId: key.id, ownerId: null, amountNusd: 500, ttlMs: 60_000 });
       }
       other.exec('BEGIN IMMEDIATE'); // holds the write lock past the serving connection's busy timeout
-      const first = serving.settle({
+      // Settled (journaled) at once; the fold that follows cannot write and is retried.
+      await serving.settle({
         reservationId: 'r1',
         keyId: key.id,
         ownerId: null,
         costNusd: 100,
         row: settleRow(),
       });
-      await expect(first).rejects.toThrow(/locked|busy/i);
+      await expect.poll(() => failures.length, { timeout: 20_000 }).toBeGreaterThan(0);
+      expect(failures[0]).toMatch(/locked|busy/i);
+      expect(readFileSync(`${path}-settlements`, 'utf8')).toContain('"reservationId":"r1"');
+      // Not in the database yet, and counted as spent all the same: 100 spent + 500 held (r2).
+      expect(other.prepare('SELECT budget_spent_nusd FROM keys').pluck().get()).toBe(0);
+      expect(
+        await serving.reserve({ id: 'r3', keyId: key.id, ownerId: null, amountNusd: 9_401, ttlMs: 60_000 }),
+      ).toMatchObject({ ok: false, scope: 'key' });
       other.exec('ROLLBACK');
       await serving.settle({
         reservationId: 'r2',
@@ -398,10 +410,13 @@ describe('the serving store on SQLite', () => {
         costNusd: 200,
         row: settleRow(),
       });
-      expect((await serving.getKey(key.id))?.budget).toMatchObject({ spentNusd: 200, reservedNusd: 500 });
+      expect((await serving.getKey(key.id))?.budget).toMatchObject({ spentNusd: 300, reservedNusd: 0 });
+      expect((await serving.listUsage({ keyId: key.id, limit: 10 })).data).toHaveLength(2);
     } finally {
       other.close();
       await serving.close();
     }
-  }, 30_000);
+    // Everything folded: a clean shutdown leaves the journal empty.
+    expect(statSync(`${path}-settlements`).size).toBe(0);
+  }, 60_000);
 });

@@ -106,6 +106,8 @@ export interface SqliteDatabase extends Database {
   dataVersion(): number;
   /** A transaction is open on this connection (its writes are not committed yet). */
   readonly inTransaction: boolean;
+  /** SQLite's `synchronous` setting: FULL syncs every commit to disk, NORMAL only at checkpoints. */
+  readonly synchronous: 'NORMAL' | 'FULL';
   /**
    * `transaction`, for a caller that knows no other transaction can join this turn's batch (e.g.
    * the only call in flight): it starts at once instead of after this turn's I/O callbacks.
@@ -131,6 +133,7 @@ class BetterSqliteDatabase implements SqliteDatabase {
   constructor(
     private readonly client: BetterSqlite3.Database,
     readonly location: string,
+    readonly synchronous: 'NORMAL' | 'FULL',
     private readonly checkpointer: WalCheckpointer | null = null,
   ) {
     this.statements = new StatementCache(client);
@@ -272,7 +275,7 @@ export function openSqlite(path: string): SqliteDatabase {
   // is bounded by one batch's pages (a few MB at most) and dropped at its commit.
   client.pragma('temp_store = MEMORY');
   migrateSqlite(client);
-  if (path === ':memory:') return new BetterSqliteDatabase(client, path);
+  if (path === ':memory:') return new BetterSqliteDatabase(client, path, synchronous);
   // Checkpoints run on a worker (wal-checkpointer.ts). This connection keeps a far backstop (about
   // 40 MB of WAL) in case the worker falls behind, and takes over fully if the worker dies; the
   // WAL file is truncated back to 64 MiB after it has been reset.
@@ -285,5 +288,5 @@ export function openSqlite(path: string): SqliteDatabase {
       if (client.open) client.pragma('wal_autocheckpoint = 1000');
     },
   });
-  return new BetterSqliteDatabase(client, path, checkpointer);
+  return new BetterSqliteDatabase(client, path, synchronous, checkpointer);
 }

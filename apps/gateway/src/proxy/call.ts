@@ -441,13 +441,14 @@ async function callUpstream(
     sendSignal = AbortSignal.any([signal, headersDeadline.signal]);
   }
   try {
-    const message = await relayClient.send(prepared.url, {
+    const answer = relayClient.send(prepared.url, {
       method: prepared.method,
       headers: prepared.headers,
       body: prepared.body,
       signal: sendSignal,
     });
-    return answerFromMessage(message);
+    ctx.app.store.upstreamWaiting?.();
+    return answerFromMessage(await answer);
   } catch (error) {
     if (signal.aborted) throw error;
     throw prepared.failure(error, timedOut);

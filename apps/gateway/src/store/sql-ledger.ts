@@ -61,6 +61,9 @@ export const INSERT_USAGE = statement(sql`
     ${p('cost')}, ${p('reserved')}, ${p('latencyMs')}, ${p('ttftMs')}, ${p('status')}, ${p('httpStatus')},
     ${p('meteredBy')}, ${p('nodeIds')}, ${p('receiptDigest')}, ${p('error')})`);
 
+/** INSERT_USAGE that leaves an existing row of the request id alone (changes: 0). */
+export const INSERT_USAGE_ONCE = statement(sql`${INSERT_USAGE.query} ON CONFLICT (request_id) DO NOTHING`);
+
 function upsertRollup(table: 'usage_hourly' | 'usage_daily', bucketColumn: 'hour_start' | 'day_start') {
   const t = sql.identifier(table);
   const bucket = sql.identifier(bucketColumn);

@@ -1,49 +1,93 @@
-// The ledger of the one gateway process serving a SQLite file: budget reservations live in its
-// memory (memory-reservations.ts) instead of a reserve transaction per call; spend, the ledger and
-// the roll-ups are written exactly as on PostgreSQL, in one settle transaction.
+// The ledger of the one gateway process serving a SQLite file. Budget reservations live in its
+// memory (memory-reservations.ts) instead of a reserve transaction per call. A settlement is one
+// line appended to the settlement journal (settlement-journal.ts) before the call's response ends;
+// the ledger rows, roll-ups and spend are written from the journal afterwards, many calls per
+// transaction ("folding"), with the same statements as on PostgreSQL.
+//
+// The budget rule holds throughout: a settled call's cost counts as spent from the moment its line
+// is appended (`unfolded`, added to the spend read from the database) until the transaction that
+// charges it has committed, and then it is in the database's spend instead. Control-plane reads and
+// writes fold first, so they see every settled call.
 
 import type { SqlExecutor } from '../db/database.js';
 import type { SqliteDatabase } from '../db/sqlite.js';
 import type { MemoryReservations } from './memory-reservations.js';
 import type { ServingReadCache } from './serving-read-cache.js';
+import { type Journal, MEMORY_JOURNAL } from './settlement-journal.js';
 import {
   BUDGET,
   type BudgetTable,
   dayOf,
   hourOf,
-  INSERT_USAGE,
+  INSERT_USAGE_ONCE,
   rollupValues,
   rollValues,
   SqlLedgerStore,
   UPSERT_DAILY,
   UPSERT_HOURLY,
   usageValues,
-  writeSettlement,
 } from './sql-ledger.js';
-import type { BudgetState, ReservationRequest, ReserveResult, SettleRequest } from './types.js';
+import type {
+  BudgetState,
+  ReservationRequest,
+  ReserveResult,
+  SettleRequest,
+  SummaryQuery,
+  UsageQuery,
+} from './types.js';
 
-interface PendingSettle {
+/**
+ * With other calls in flight, settlements wait up to this long to be folded together: a fold costs
+ * a transaction (about 100 µs, most of it the pages it writes) plus a few µs per settlement.
+ */
+const FOLD_WINDOW_MS = 2;
+/** More settlements than this waiting are folded at once. */
+const FOLD_MAX_BATCH = 256;
+/** Folded lines are kept in the journal (refolding one is a no-op) until it is this large. */
+const JOURNAL_MAX_BYTES = 1024 * 1024;
+/** Folding stops retrying this often after a failure (then keeps trying at this interval). */
+const MAX_RETRY_MS = 60_000;
+
+/** Told when settlements cannot be written to the database yet (they stay journaled and counted). */
+export type JournalWarning = (warning: Error) => void;
+
+/** A settlement waiting for its journal line to be written (resolve/reject: a caller waits on it). */
+interface PendingLine {
   request: SettleRequest;
-  resolve: () => void;
-  reject: (error: unknown) => void;
+  resolve?: () => void;
+  reject?: (error: unknown) => void;
 }
 
 export class ServingSqliteLedgerStore extends SqlLedgerStore {
-  /** Settlements waiting for the transaction already queued for them (null: none queued). */
-  private queued: PendingSettle[] | null = null;
+  /** Lines of this event-loop turn waiting to be written together (null: none). */
+  private lines: PendingLine[] | null = null;
+  /** Journaled settlements not folded yet, oldest first. */
+  private unfolded: SettleRequest[] = [];
+  /** Their costs by key and by owner. */
+  private readonly unfoldedCost = { keys: new Map<string, number>(), owners: new Map<string, number>() };
+  /** The fold being committed, if any. */
+  private folding: Promise<void> | null = null;
+  /** A fold is due at the end of the window, or after this turn's I/O. */
+  private foldTimer: NodeJS.Timeout | null = null;
+  private foldImmediate: NodeJS.Immediate | null = null;
+  private retryMs = 0;
+  private retryTimer: NodeJS.Timeout | null = null;
 
   constructor(
     private readonly sqlite: SqliteDatabase,
     private readonly reservations: MemoryReservations,
     private readonly cache: ServingReadCache,
+    private readonly journal: Journal = MEMORY_JOURNAL,
+    private readonly warn: JournalWarning = (warning) => process.emitWarning(warning),
   ) {
     super(sqlite);
   }
 
-  /** Settled spend (committed, or in the batch being committed) plus what this process holds. */
+  /** Spend in the database plus settled calls not folded yet, and what this process holds. */
   private budgetNow(table: BudgetTable, id: string): BudgetState | null {
     const budget = this.cache.budget(table, id);
     if (!budget) return null;
+    budget.spentNusd += this.unfoldedCost[table].get(id) ?? 0;
     budget.reservedNusd = this.reservations.reserved(table === 'keys' ? 'key' : 'owner', id);
     return budget;
   }
@@ -62,8 +106,10 @@ export class ServingSqliteLedgerStore extends SqlLedgerStore {
       if (request.ownerId && !owner) throw new Error(`owner ${request.ownerId} not found while reserving`);
       if (periodOver(key, now) || (owner && periodOver(owner, now))) {
         // A budget period that is over starts anew (spend to zero, reservations kept), in a
-        // transaction of its own; then the check runs again on the new period.
+        // transaction of its own; then the check runs again on the new period. Calls settled in
+        // the period that ended are charged to it first.
         if (attempt > 3) throw new Error('budget period reset did not take effect');
+        await this.flush();
         try {
           await this.db.transaction(async (tx) => {
             await tx.run(BUDGET.keys.roll, rollValues(request.keyId, now));
@@ -87,80 +133,231 @@ export class ServingSqliteLedgerStore extends SqlLedgerStore {
   }
 
   /**
-   * Charges and writes the ledger; the reservation is let go once that committed. Settlements that
-   * arrive before their transaction starts share it (one group commit turn): each one's ledger row
-   * is inserted, and the budget charges and roll-up increments are summed per key, owner and
-   * bucket, so a batch of N calls on one key costs N inserts and 4 updates instead of 4N statements.
+   * Settled once its journal line is written: the reservation is let go and the cost counts as
+   * spent from then on; the database is written by the next fold. The only call in flight writes
+   * its line at once; with others in flight, the lines of one event-loop turn go out in one write
+   * after the turn's I/O callbacks (a write per call cost more than the fold under load). If the
+   * journal cannot be written (disk full, I/O error), the settlement is written to the database at
+   * once instead.
    */
   override settle(request: SettleRequest): Promise<void> {
+    if (this.lines === null && this.reservations.size <= 1) return this.journaled([{ request }]);
     return new Promise<void>((resolve, reject) => {
-      const pending = { request, resolve, reject };
-      if (this.queued) {
-        this.queued.push(pending);
+      if (this.lines) {
+        this.lines.push({ request, resolve, reject });
         return;
       }
-      const batch = [pending];
-      this.queued = batch;
-      // The only call in flight (the one reservation held is its own) has no other settlement to
-      // wait for: its transaction starts at once.
-      const write = async (tx: SqlExecutor) => {
-        // From here on, new settlements queue a transaction of their own.
-        if (this.queued === batch) this.queued = null;
-        await writeSettlements(tx, batch);
-        for (const { request: r } of batch) this.cache.charge(r.keyId, r.ownerId, r.costNusd);
-      };
-      (this.reservations.size <= 1 ? this.sqlite.transactionNow(write) : this.db.transaction(write)).then(
-        () => {
-          for (const item of batch) {
-            this.reservations.release(item.request.reservationId);
-            item.resolve();
-          }
-        },
-        () => {
-          // The transaction may have failed before it started (BEGIN could not take the write
-          // lock): this batch takes no more settlements either way.
-          if (this.queued === batch) this.queued = null;
-          // Its charges may be in the cache although the commit failed.
-          this.cache.clear();
-          // One bad settlement (e.g. a retry of one that did commit: its ledger row exists) must
-          // not fail the others: each is tried again in its own savepoint.
-          for (const item of batch) {
-            const { keyId, ownerId, costNusd } = item.request;
-            this.db
-              .transaction(async (tx) => {
-                await writeSettlement(tx, item.request, 0);
-                this.cache.charge(keyId, ownerId, costNusd);
-              })
-              .then(
-                () => {
-                  this.reservations.release(item.request.reservationId);
-                  item.resolve();
-                },
-                (error) => {
-                  this.cache.clear();
-                  item.reject(error);
-                },
-              );
-          }
-        },
-      );
+      const lines: PendingLine[] = [{ request, resolve, reject }];
+      this.lines = lines;
+      setImmediate(() => {
+        this.lines = null;
+        void this.journaled(lines);
+      });
     });
+  }
+
+  /** Appends the lines in one write, then counts them as spent and schedules their fold. */
+  private async journaled(lines: PendingLine[]): Promise<void> {
+    try {
+      this.journal.append(lines.map((line) => line.request));
+    } catch (error) {
+      this.warn(
+        new Error(`the settlement journal cannot be written; settling in the database: ${String(error)}`),
+      );
+      await Promise.all(lines.map((line) => this.settleInDatabase(line)));
+      return;
+    }
+    for (const { request, resolve } of lines) {
+      this.unfolded.push(request);
+      this.count(request, 1);
+      this.reservations.release(request.reservationId);
+      resolve?.();
+    }
+    if (this.retryTimer !== null) return; // the database is failing: the retry folds them
+    if (this.unfolded.length >= FOLD_MAX_BATCH) this.foldNow();
+    else if (this.foldTimer === null && this.foldImmediate === null) {
+      // Alone, they are folded when the next call waits for its upstream (upstreamWaiting), or after
+      // the window if none comes; with other calls in flight, with theirs at the window's end.
+      this.foldTimer = setTimeout(() => {
+        this.foldTimer = null;
+        void this.fold();
+      }, FOLD_WINDOW_MS);
+      this.foldTimer.unref();
+    }
+  }
+
+  private async settleInDatabase({ request, resolve, reject }: PendingLine): Promise<void> {
+    try {
+      await this.sqlite.transactionNow(async (tx) => {
+        for (const r of await foldSettlements(tx, [request]))
+          this.cache.charge(r.keyId, r.ownerId, r.costNusd);
+      });
+      this.reservations.release(request.reservationId);
+    } catch (error) {
+      this.cache.clear();
+      if (!reject) throw error;
+      reject(error);
+      return;
+    }
+    resolve?.();
+  }
+
+  /**
+   * A call is waiting for its upstream. If it is the only one in flight, the process has nothing
+   * else to do until the answer comes (a few hundred µs at least): fold what waits now, once the
+   * request has gone out (after this turn's I/O), instead of when a later response is due.
+   */
+  upstreamWaiting(): void {
+    if (this.unfolded.length > 0 && this.reservations.size <= 1 && this.retryTimer === null) this.foldNow();
+  }
+
+  /** Folds after this turn's I/O callbacks (a request being sent goes out first). */
+  private foldNow(): void {
+    if (this.foldImmediate !== null) return;
+    if (this.foldTimer !== null) clearTimeout(this.foldTimer);
+    this.foldTimer = null;
+    this.foldImmediate = setImmediate(() => {
+      this.foldImmediate = null;
+      void this.fold();
+    });
+  }
+
+  /** Writes every settlement journaled so far into the database; resolves once committed (or failed). */
+  flush(): Promise<void> {
+    return this.fold();
+  }
+
+  /**
+   * Folds what a previous process journaled (lines it had folded are skipped: their rows exist);
+   * call before serving. The journal is emptied if that succeeded.
+   */
+  async recover(records: SettleRequest[]): Promise<void> {
+    for (const request of records) this.count(request, 1);
+    this.unfolded = records.concat(this.unfolded);
+    await this.fold();
+    if (this.unfolded.length === 0) this.journal.clear();
+  }
+
+  /**
+   * One transaction for every unfolded settlement: each one's ledger row is inserted unless it
+   * exists (a line folded before a crash emptied the journal), and the charges of the inserted ones
+   * and their roll-up increments are summed per key, owner and bucket. Never rejects: a failure
+   * keeps the settlements unfolded (still counted as spent) and tries again later, then each in a
+   * savepoint of its own, so one that cannot be written does not hold back the others.
+   */
+  private fold(): Promise<void> {
+    if (this.folding) return this.folding.then(() => this.fold());
+    if (this.foldTimer !== null) clearTimeout(this.foldTimer);
+    this.foldTimer = null;
+    const batch = this.unfolded;
+    if (batch.length === 0) return Promise.resolve();
+    this.unfolded = [];
+    const write = (requests: SettleRequest[]) => async (tx: SqlExecutor) => {
+      for (const r of await foldSettlements(tx, requests)) this.cache.charge(r.keyId, r.ownerId, r.costNusd);
+    };
+    const outcomes =
+      this.retryMs === 0 || batch.length === 1
+        ? [this.sqlite.transactionNow(write(batch))]
+        : batch.map((request) => this.db.transaction(write([request])));
+    const folding = Promise.allSettled(outcomes)
+      .then((results) => {
+        const failed: SettleRequest[] = [];
+        let error: unknown = null;
+        results.forEach((result, i) => {
+          const requests = results.length === 1 ? batch : [batch[i]!];
+          if (result.status === 'fulfilled') for (const request of requests) this.count(request, -1);
+          else {
+            failed.push(...requests);
+            error = result.reason;
+          }
+        });
+        if (failed.length === 0) {
+          this.retryMs = 0;
+          if (this.unfolded.length === 0 && this.journal.size >= JOURNAL_MAX_BYTES) this.journal.clear();
+          return;
+        }
+        // Charges may be in the cache although their commit failed.
+        this.cache.clear();
+        this.unfolded = failed.concat(this.unfolded);
+        this.warn(
+          new Error(
+            `${this.unfolded.length} settled call(s) not yet written to the database, retrying: ${String(error)}`,
+          ),
+        );
+        this.retryLater();
+      })
+      .finally(() => {
+        this.folding = null;
+      });
+    this.folding = folding;
+    return folding;
+  }
+
+  private retryLater(): void {
+    if (this.retryTimer) return;
+    this.retryMs = Math.min(MAX_RETRY_MS, Math.max(100, this.retryMs * 2));
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null;
+      void this.fold();
+    }, this.retryMs);
+    this.retryTimer.unref();
+  }
+
+  private count(request: SettleRequest, sign: 1 | -1): void {
+    add(this.unfoldedCost.keys, request.keyId, sign * request.costNusd);
+    if (request.ownerId) add(this.unfoldedCost.owners, request.ownerId, sign * request.costNusd);
+  }
+
+  /** The cost of a key's (`key`) or owner's (`owner`) settled calls not yet in the database. */
+  unfoldedSpend(scope: 'key' | 'owner', id: string): number {
+    return (scope === 'key' ? this.unfoldedCost.keys : this.unfoldedCost.owners).get(id) ?? 0;
+  }
+
+  /** Folds what is left, empties the journal if that succeeded and closes it (the database stays open). */
+  async close(): Promise<void> {
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = null;
+    await this.flush();
+    if (this.foldImmediate !== null) clearImmediate(this.foldImmediate);
+    this.foldImmediate = null;
+    if (this.unfolded.length === 0) this.journal.clear();
+    this.journal.close();
   }
 
   /** Held reservations past their expiry (a call that never settled), then any left in the database. */
   override async reclaimExpiredReservations(now = Date.now()): Promise<number> {
     return this.reservations.releaseExpired(now) + (await super.reclaimExpiredReservations(now));
   }
+
+  override async listUsage(query: UsageQuery) {
+    await this.flush();
+    return super.listUsage(query);
+  }
+
+  override async summarizeUsage(query: SummaryQuery) {
+    await this.flush();
+    return super.summarizeUsage(query);
+  }
+
+  override async usageSeries(query: SummaryQuery & { bucket: 'hour' | 'day' }) {
+    await this.flush();
+    return super.usageSeries(query);
+  }
 }
 
-/** A batch of settlements in one transaction: every ledger row, summed charges and roll-ups. */
-async function writeSettlements(tx: SqlExecutor, batch: PendingSettle[]): Promise<void> {
-  if (batch.length === 1) return writeSettlement(tx, batch[0]!.request, 0);
+/**
+ * Writes a batch of settlements in the caller's transaction: the ledger rows that do not exist yet,
+ * then the summed charges and roll-ups of those. Returns the settlements it charged.
+ */
+async function foldSettlements(tx: SqlExecutor, batch: SettleRequest[]): Promise<SettleRequest[]> {
+  const charged: SettleRequest[] = [];
+  for (const request of batch) {
+    if ((await tx.run(INSERT_USAGE_ONCE, usageValues(request))) === 1) charged.push(request);
+  }
   const keyCost = new Map<string, number>();
   const ownerCost = new Map<string, number>();
   const rollups = new Map<string, ReturnType<typeof rollupValues> & { hour: number; day: number }>();
-  for (const { request } of batch) {
-    await tx.run(INSERT_USAGE, usageValues(request));
+  for (const request of charged) {
     keyCost.set(request.keyId, (keyCost.get(request.keyId) ?? 0) + request.costNusd);
     if (request.ownerId)
       ownerCost.set(request.ownerId, (ownerCost.get(request.ownerId) ?? 0) + request.costNusd);
@@ -185,6 +382,13 @@ async function writeSettlements(tx: SqlExecutor, batch: PendingSettle[]): Promis
     await tx.run(UPSERT_HOURLY, { ...values, bucketStart: hour });
     await tx.run(UPSERT_DAILY, { ...values, bucketStart: day });
   }
+  return charged;
+}
+
+function add(totals: Map<string, number>, id: string, amount: number): void {
+  const total = (totals.get(id) ?? 0) + amount;
+  if (total === 0) totals.delete(id);
+  else totals.set(id, total);
 }
 
 function periodOver(budget: BudgetState, now: number): boolean {

@@ -179,8 +179,16 @@ export interface LedgerStore {
    * debited by one conditional UPDATE (spent + reserved + amount <= max) in one transaction.
    */
   reserve(request: ReservationRequest): Promise<ReserveResult>;
-  /** Releases the reservation, charges the metered cost and writes the ledger row, in one transaction. */
+  /**
+   * Releases the reservation, charges the metered cost and writes the ledger row; resolves once that
+   * is durable (a transaction, or on SQLite the settlement journal's line).
+   */
   settle(request: SettleRequest): Promise<void>;
+  /**
+   * A hint from the call path: a call has just sent its upstream request and waits for the answer.
+   * The SQLite serving store folds its journal then, when that call is the only one in flight.
+   */
+  upstreamWaiting?(): void;
   /** Returns expired reservations to their budgets (crash safety). Returns how many were reclaimed. */
   reclaimExpiredReservations(now?: number): Promise<number>;
   listUsage(query: UsageQuery): Promise<{ data: UsageRecord[]; nextCursor: string | null }>;
