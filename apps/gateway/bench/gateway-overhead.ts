@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { post, type RunResult, runLoad } from './http-client.js';
 
-const CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
+// BENCH_GATEWAY_CLI: another build's CLI to measure (comparing two commits back to back).
+const CLI = process.env.BENCH_GATEWAY_CLI ?? fileURLToPath(new URL('../dist/cli.js', import.meta.url));
 const UPSTREAM = fileURLToPath(new URL('./upstream-process.ts', import.meta.url));
 const BARE_PROXY = fileURLToPath(new URL('./bare-proxy.ts', import.meta.url));
 const MASTER = 'bench-master-key';
