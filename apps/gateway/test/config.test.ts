@@ -4,6 +4,7 @@ import { bootstrapStore, parseGatewayConfig } from '../src/config.js';
 import { type GatewayStore, openStore } from '../src/store/index.js';
 import { type TestDatabase, testDatabase } from './helpers/databases.js';
 import { bearer, testApp } from './helpers/gateway.js';
+import { settleRow } from './helpers/settle-row.js';
 import { type MockUpstream, startMockUpstream } from './helpers/upstream.js';
 
 describe('config file', () => {
@@ -83,25 +84,17 @@ describe('bootstrap and allow_unpriced', () => {
       keyId: key.id,
       ownerId: 'team-b',
       costNusd: 500,
-      row: {
-        createdAt: Date.now(),
+      row: settleRow({
         model: 'mock:echo',
         provider: 'mock',
         upstreamModel: 'echo',
-        endpoint: 'chat.completions',
-        stream: false,
         promptTokens: 1,
         completionTokens: 1,
         reservedNusd: 900,
         latencyMs: 1,
-        ttftMs: null,
-        status: 'ok',
-        httpStatus: 200,
-        meteredBy: 'upstream',
         nodeIds: null,
         receiptDigest: null,
-        error: null,
-      },
+      }),
     });
     await bootstrapStore(store, config);
     expect(await store.listPrices()).toHaveLength(1);

@@ -11,6 +11,7 @@ import { acquireServeLock } from '../src/db/serve-lock.js';
 import { openStore } from '../src/store/index.js';
 import { parseJournal, settlementJournalPath } from '../src/store/settlement-journal.js';
 import { type TestDatabase, testDatabase } from './helpers/databases.js';
+import { settleRow } from './helpers/settle-row.js';
 
 const run = promisify(execFile);
 const BUILT_STORE = pathToFileURL(fileURLToPath(new URL('../dist/store/index.js', import.meta.url))).href;
@@ -156,25 +157,7 @@ describe('settlement journal', () => {
         keyId,
         ownerId: null,
         costNusd,
-        row: {
-          createdAt: Date.now(),
-          model: 'cascadia:m',
-          provider,
-          upstreamModel: 'm',
-          endpoint: 'chat.completions',
-          stream: false,
-          promptTokens: 1,
-          completionTokens: 1,
-          reservedNusd: 0,
-          latencyMs: 1,
-          ttftMs: null,
-          status: 'ok',
-          httpStatus: 200,
-          meteredBy: 'upstream',
-          nodeIds: null,
-          receiptDigest: null,
-          error: null,
-        },
+        row: settleRow({ provider: provider as string, nodeIds: null, receiptDigest: null }),
       })}\n`;
     // The middle one breaks the ledger's NOT NULL provider column.
     appendFileSync(

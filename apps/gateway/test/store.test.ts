@@ -3,32 +3,10 @@ import BetterSqlite3 from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { usdToNano } from '../src/money.js';
 import { nextResetAt } from '../src/store/budget-period.js';
-import { DatabaseInUseError, type GatewayStore, openStore, type SettleRequest } from '../src/store/index.js';
+import { DatabaseInUseError, type GatewayStore, openStore } from '../src/store/index.js';
 import { hashKeySecret, KEY_PREFIX } from '../src/store/key-secrets.js';
 import { DIALECTS, skipDialect, type TestDatabase, testDatabase } from './helpers/databases.js';
-
-function settleRow(over: Partial<SettleRequest['row']> = {}): SettleRequest['row'] {
-  return {
-    createdAt: Date.now(),
-    model: 'cascadia:m',
-    provider: 'cascadia',
-    upstreamModel: 'm',
-    endpoint: 'chat.completions',
-    stream: false,
-    promptTokens: 10,
-    completionTokens: 5,
-    reservedNusd: 100,
-    latencyMs: 3,
-    ttftMs: null,
-    status: 'ok',
-    httpStatus: 200,
-    meteredBy: 'upstream',
-    nodeIds: ['node-a', 'node-b'],
-    receiptDigest: 'ab'.repeat(32),
-    error: null,
-    ...over,
-  };
-}
+import { settleRow } from './helpers/settle-row.js';
 
 /**
  * Every dialect as an admin tool opens it, plus SQLite as the serving gateway opens it (reservations
