@@ -44,8 +44,14 @@ export function DemoRunner({ demoId }: { demoId: string }) {
   const [running, setRunning] = useState(false);
   const [banner, setBanner] = useState<{ kind: 'ok' | 'error' | 'info'; text: string } | null>(null);
   const controller = useRef<AbortController | null>(null);
+  // False in the server-rendered page: until React has hydrated it, a click on "Run pipeline" would
+  // submit the form natively (a reload that runs nothing), so the button waits for this.
+  const [hydrated, setHydrated] = useState(false);
 
-  useEffect(() => () => controller.current?.abort(), []);
+  useEffect(() => {
+    setHydrated(true);
+    return () => controller.current?.abort();
+  }, []);
 
   const call = useCallback<StepCall>(
     async (request, opts) => {
@@ -158,7 +164,11 @@ export function DemoRunner({ demoId }: { demoId: string }) {
           Up to {INPUT_LIMITS.inputChars} characters. The prompts around it are fixed by the demo.
         </p>
         <div className="actions">
-          <button type="submit" className="button primary" disabled={running || input.trim() === ''}>
+          <button
+            type="submit"
+            className="button primary"
+            disabled={!hydrated || running || input.trim() === ''}
+          >
             {doneCount > 0 ? 'Run again' : 'Run pipeline'}
           </button>
           <button type="button" className="button" onClick={stop} disabled={!running}>
