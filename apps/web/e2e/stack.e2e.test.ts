@@ -107,30 +107,54 @@ describe.skipIf(missing.length > 0)('full stack in Chromium', () => {
   for (const demo of DEMOS) {
     it(`runs "${demo.title}" to completion with streamed steps, node ids and verified receipts`, async () => {
       await page.goto(`${stack.urls.web}/demos/${demo.id}`);
-      // Record, for every step, the moment its card first shows streamed text while still running.
-      await page.evaluate(() => {
-        const seen: string[] = [];
-        (window as unknown as { streamedSteps: string[] }).streamedSteps = seen;
-        new MutationObserver(() => {
-          for (const card of document.querySelectorAll('[data-step][data-status="running"]')) {
-            const id = card.getAttribute('data-step') ?? '';
-            if (!seen.includes(id) && card.querySelector('[data-testid="step-text"]')?.textContent?.trim())
-              seen.push(id);
-          }
-        }).observe(document.body, { subtree: true, childList: true, characterData: true, attributes: true });
-      });
+      // Record, for every step, the moment its card first shows streamed text while still running,
+      // and every step's status at the first such moment. The observer runs on each DOM change, so
+      // a step that streams for a few hundred milliseconds is seen: polling from the test (a
+      // locator waiting for the running card) missed such a step once the mesh answered fast.
+      await page.evaluate(
+        (ids) => {
+          const w = window as unknown as {
+            streamedSteps: string[];
+            statusesAtFirstStream: (string | null)[];
+          };
+          const seen: string[] = [];
+          w.streamedSteps = seen;
+          new MutationObserver(() => {
+            for (const card of document.querySelectorAll('[data-step][data-status="running"]')) {
+              const id = card.getAttribute('data-step') ?? '';
+              if (
+                !seen.includes(id) &&
+                card.querySelector('[data-testid="step-text"]')?.textContent?.trim()
+              ) {
+                seen.push(id);
+                w.statusesAtFirstStream ??= ids.map(
+                  (step) =>
+                    document.querySelector(`[data-step="${step}"]`)?.getAttribute('data-status') ?? null,
+                );
+              }
+            }
+          }).observe(document.body, {
+            subtree: true,
+            childList: true,
+            characterData: true,
+            attributes: true,
+          });
+        },
+        demo.steps.map((s) => s.id),
+      );
       await page.getByRole('button', { name: 'Run pipeline' }).click();
 
       // Streaming: the first step shows text while it is still running and later steps wait.
       // (the text element exists only once tokens have arrived, and the card is still marked running)
-      await page
-        .locator(`[data-step="${demo.steps[0]!.id}"][data-status="running"] [data-testid="step-text"]`)
-        .filter({ hasText: /\S/ })
-        .waitFor({ timeout: 120_000 });
-      const seen = await page.evaluate(
-        (ids) => ids.map((id) => document.querySelector(`[data-step="${id}"]`)?.getAttribute('data-status')),
-        demo.steps.map((s) => s.id),
+      await page.waitForFunction(
+        (id) => (window as unknown as { streamedSteps: string[] }).streamedSteps.includes(id),
+        demo.steps[0]!.id,
+        { timeout: 120_000 },
       );
+      const seen = await page.evaluate(
+        () => (window as unknown as { statusesAtFirstStream: (string | null)[] }).statusesAtFirstStream,
+      );
+      expect(seen[0]).toBe('running');
       expect(seen.slice(1).some((status) => status === 'pending')).toBe(true);
 
       await whileStackAlive(page.getByText('Pipeline complete').waitFor({ timeout: 6 * 60_000 }));
