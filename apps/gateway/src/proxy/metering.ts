@@ -89,9 +89,18 @@ export function meterJson(bytes: Uint8Array, countedPromptTokens: number): Meter
   };
 }
 
+/** Unparsed events kept back by StreamMeter up to this many characters; past it, they are parsed. */
+const DEFERRED_CHARS = 64 * 1024;
+
 /**
  * Watches a relayed SSE stream: time to first token, generated text, and the final usage chunk
  * (with its `cascadia` block). Counting never reports fewer tokens than events that carried text.
+ *
+ * Parsing every event was a sixth of the gateway's own time on a short stream, and the text counts
+ * are needed only when the upstream reports no usage. So events are parsed at once only until the
+ * first one with text (time to first token) and when their text contains a `"usage"` or
+ * `"cascadia"` key; the others are kept unparsed (up to DEFERRED_CHARS, then parsed as they come)
+ * and counted only if the result needs them.
  */
 export class StreamMeter {
   private usage: Usage | null = null;
@@ -101,17 +110,34 @@ export class StreamMeter {
   };
   private chars = 0;
   private textEvents = 0;
+  private deferred: string[] = [];
+  private deferredChars = 0;
   firstTokenAt: number | null = null;
   done = false;
 
   onEvent(event: SSEEvent, now: number): void {
-    if (event.data === '[DONE]') {
+    const data = event.data;
+    if (data === '[DONE]') {
       this.done = true;
       return;
     }
+    if (
+      this.firstTokenAt !== null &&
+      this.deferredChars + data.length <= DEFERRED_CHARS &&
+      !data.includes('"usage"') &&
+      !data.includes('"cascadia"')
+    ) {
+      this.deferred.push(data);
+      this.deferredChars += data.length;
+      return;
+    }
+    this.parse(data, now);
+  }
+
+  private parse(data: string, now: number): void {
     let chunk: unknown;
     try {
-      chunk = JSON.parse(event.data);
+      chunk = JSON.parse(data);
     } catch {
       return;
     }
@@ -131,13 +157,29 @@ export class StreamMeter {
     if (record.cascadia !== undefined) this.cascadia = readCascadia(record.cascadia);
   }
 
-  get producedTokens(): boolean {
-    return this.textEvents > 0;
+  /** Counts the text of the events kept back (their usage and cascadia keys were looked for already). */
+  private countDeferred(): void {
+    const deferred = this.deferred;
+    this.deferred = [];
+    this.deferredChars = 0;
+    const { usage, cascadia } = this;
+    for (const data of deferred) this.parse(data, 0);
+    this.usage = usage;
+    this.cascadia = cascadia;
   }
 
   result(countedPromptTokens: number): Metered {
+    if (this.usage && this.usage.completion_tokens > 0) {
+      return {
+        promptTokens: this.usage.prompt_tokens,
+        completionTokens: this.usage.completion_tokens,
+        source: 'upstream',
+        ...this.cascadia,
+      };
+    }
+    this.countDeferred();
     const counted = Math.max(this.textEvents, Math.ceil(this.chars / 4));
-    if (this.usage && (this.usage.completion_tokens > 0 || counted === 0)) {
+    if (this.usage && counted === 0) {
       return {
         promptTokens: this.usage.prompt_tokens,
         completionTokens: this.usage.completion_tokens,
