@@ -106,7 +106,12 @@ async function createServingSqliteStore(
   const cache = new ServingReadCache(db);
   const journal = openJournal(db);
   const ledger = new ServingSqliteLedgerStore(db, held, cache, journal, options.onJournalWarning);
-  await recoverJournal(ledger, journal, options.onJournalWarning);
+  try {
+    await recoverJournal(ledger, journal, options.onJournalWarning);
+  } catch (error) {
+    journal.close();
+    throw error;
+  }
   // Key lookups (every call) read at once instead of queueing behind the statement lock, from the
   // cache (serving-read-cache.ts) or the database: a read sees committed data, or the batch being
   // committed, which only ever makes a change visible sooner. A key's previous secret (rotation
