@@ -45,7 +45,7 @@ const FOLD_WINDOW_MS = 2;
 const FOLD_MAX_BATCH = 256;
 /** Folded lines are kept in the journal (refolding one is a no-op) until it is this large. */
 const JOURNAL_MAX_BYTES = 1024 * 1024;
-/** Folding stops retrying this often after a failure (then keeps trying at this interval). */
+/** After a failed fold, retries wait 100 ms, doubling each time up to this. */
 const MAX_RETRY_MS = 60_000;
 
 /** Told when settlements cannot be written to the database yet (they stay journaled and counted). */
