@@ -18,7 +18,11 @@ import { BY_PREVIOUS_HASH, SqlKeyStore } from './sql-keys.js';
 import { SqlLedgerStore } from './sql-ledger.js';
 import { SqlOwnerStore } from './sql-owners.js';
 import { SqlPricingStore } from './sql-pricing.js';
-import { type JournalWarning, ServingSqliteLedgerStore } from './sqlite-serving-ledger.js';
+import {
+  emitJournalWarning,
+  type JournalWarning,
+  ServingSqliteLedgerStore,
+} from './sqlite-serving-ledger.js';
 import type { BudgetState, GatewayStore, KeyRecord, LedgerStore } from './types.js';
 
 export { DatabaseInUseError } from '../db/serve-lock.js';
@@ -157,7 +161,7 @@ function openJournal(db: SqliteDatabase): Journal {
 async function recoverJournal(
   ledger: ServingSqliteLedgerStore,
   journal: Journal,
-  warn: JournalWarning = (warning) => process.emitWarning(warning),
+  warn: JournalWarning = emitJournalWarning,
 ): Promise<void> {
   const { records, unreadable } = journal.read();
   if (unreadable > 0) {

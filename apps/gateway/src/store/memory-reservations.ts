@@ -56,7 +56,8 @@ export class MemoryReservations {
   }
 }
 
-function add(totals: Map<string, number>, id: string, amount: number): void {
+/** Adds `amount` to an id's total, dropping totals that come back to zero. */
+export function add(totals: Map<string, number>, id: string, amount: number): void {
   const total = (totals.get(id) ?? 0) + amount;
   if (total === 0) totals.delete(id);
   else totals.set(id, total);

@@ -11,7 +11,7 @@
 
 import type { SqlExecutor } from '../db/database.js';
 import type { SqliteDatabase } from '../db/sqlite.js';
-import type { MemoryReservations } from './memory-reservations.js';
+import { add, type MemoryReservations } from './memory-reservations.js';
 import type { ServingReadCache } from './serving-read-cache.js';
 import { type Journal, MEMORY_JOURNAL } from './settlement-journal.js';
 import {
@@ -51,6 +51,9 @@ const MAX_RETRY_MS = 60_000;
 /** Told when settlements cannot be written to the database yet (they stay journaled and counted). */
 export type JournalWarning = (warning: Error) => void;
 
+/** Without a logger: a process warning (stderr). */
+export const emitJournalWarning: JournalWarning = (warning) => process.emitWarning(warning);
+
 /** A settlement waiting for its journal line to be written (resolve/reject: a caller waits on it). */
 interface PendingLine {
   request: SettleRequest;
@@ -78,7 +81,7 @@ export class ServingSqliteLedgerStore extends SqlLedgerStore {
     private readonly reservations: MemoryReservations,
     private readonly cache: ServingReadCache,
     private readonly journal: Journal = MEMORY_JOURNAL,
-    private readonly warn: JournalWarning = (warning) => process.emitWarning(warning),
+    private readonly warn: JournalWarning = emitJournalWarning,
   ) {
     super(sqlite);
   }
@@ -188,10 +191,7 @@ export class ServingSqliteLedgerStore extends SqlLedgerStore {
 
   private async settleInDatabase({ request, resolve, reject }: PendingLine): Promise<void> {
     try {
-      await this.sqlite.transactionNow(async (tx) => {
-        for (const r of await foldSettlements(tx, [request]))
-          this.cache.charge(r.keyId, r.ownerId, r.costNusd);
-      });
+      await this.sqlite.transactionNow(this.writeFold([request]));
       this.reservations.release(request.reservationId);
     } catch (error) {
       this.cache.clear();
@@ -252,13 +252,10 @@ export class ServingSqliteLedgerStore extends SqlLedgerStore {
     const batch = this.unfolded;
     if (batch.length === 0) return Promise.resolve();
     this.unfolded = [];
-    const write = (requests: SettleRequest[]) => async (tx: SqlExecutor) => {
-      for (const r of await foldSettlements(tx, requests)) this.cache.charge(r.keyId, r.ownerId, r.costNusd);
-    };
     const outcomes =
       this.retryMs === 0 || batch.length === 1
-        ? [this.sqlite.transactionNow(write(batch))]
-        : batch.map((request) => this.db.transaction(write([request])));
+        ? [this.sqlite.transactionNow(this.writeFold(batch))]
+        : batch.map((request) => this.db.transaction(this.writeFold([request])));
     const folding = Promise.allSettled(outcomes)
       .then((results) => {
         const failed: SettleRequest[] = [];
@@ -291,6 +288,13 @@ export class ServingSqliteLedgerStore extends SqlLedgerStore {
       });
     this.folding = folding;
     return folding;
+  }
+
+  /** A transaction body writing settlements, with their charges added to the kept spend. */
+  private writeFold(requests: SettleRequest[]): (tx: SqlExecutor) => Promise<void> {
+    return async (tx) => {
+      for (const r of await foldSettlements(tx, requests)) this.cache.charge(r.keyId, r.ownerId, r.costNusd);
+    };
   }
 
   private retryLater(): void {
@@ -383,12 +387,6 @@ async function foldSettlements(tx: SqlExecutor, batch: SettleRequest[]): Promise
     await tx.run(UPSERT_DAILY, { ...values, bucketStart: day });
   }
   return charged;
-}
-
-function add(totals: Map<string, number>, id: string, amount: number): void {
-  const total = (totals.get(id) ?? 0) + amount;
-  if (total === 0) totals.delete(id);
-  else totals.set(id, total);
 }
 
 function periodOver(budget: BudgetState, now: number): boolean {
