@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 
 export interface MockUpstream {
   url: string;
-  /** Bodies received, in order. */
+  /** Bodies received, in order (none kept with `keepRequests: false`). */
   requests: Record<string, unknown>[];
   /** Streams whose client (the gateway) went away before the end. */
   abortedStreams: number;
@@ -58,8 +58,16 @@ function sendJson(res: ServerResponse, status: number, body: unknown): void {
   res.end(text);
 }
 
-export async function startMockUpstream(options: { streamDelayMs?: number } = {}): Promise<MockUpstream> {
+export async function startMockUpstream(
+  options: {
+    streamDelayMs?: number;
+    /** Keep every body received (tests read them); a benchmark's upstream serving 100,000s of calls does not. */
+    keepRequests?: boolean;
+  } = {},
+): Promise<MockUpstream> {
   const requests: Record<string, unknown>[] = [];
+  const keepRequests = options.keepRequests ?? true;
+  let served = 0;
   const state = { abortedStreams: 0 };
   const server: Server = createServer((req, res) => {
     void handle(req, res).catch(() => res.destroy());
@@ -73,7 +81,8 @@ export async function startMockUpstream(options: { streamDelayMs?: number } = {}
       });
     }
     const body = await readBody(req);
-    requests.push(body);
+    served++;
+    if (keepRequests) requests.push(body);
     const model = String(body.model);
     const chat = req.url?.endsWith('/chat/completions') ?? false;
     const requestId = String(req.headers['x-request-id'] ?? 'none');
@@ -105,7 +114,7 @@ export async function startMockUpstream(options: { streamDelayMs?: number } = {}
     const usage = { prompt_tokens: prompt, completion_tokens: reported, total_tokens: prompt + reported };
     const cascadia = { node_ids: MOCK_NODE_IDS, receipt: receipt(requestId, model, prompt, reported) };
     const withUsage = model !== 'no-usage';
-    const id = `cmpl-${requests.length}`;
+    const id = `cmpl-${served}`;
     const text = Array.from({ length: produced }, (_, i) => `tok${i} `);
 
     if (body.stream !== true) {
