@@ -98,6 +98,19 @@ export interface OverheadOptions {
 export async function benchGatewayOverhead(options: OverheadOptions): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'gateway-bench-'));
   const children: ChildProcess[] = [];
+  // The child servers stop with the bench, also when it is interrupted (Ctrl-C) or throws: they
+  // would otherwise go on listening on loopback.
+  const stopChildren = () => {
+    for (const child of children) if (child.exitCode === null) child.kill('SIGTERM');
+  };
+  const onSignal = (signal: NodeJS.Signals) => {
+    stopChildren();
+    rmSync(dir, { recursive: true, force: true });
+    process.exit(signal === 'SIGINT' ? 130 : 143);
+  };
+  process.on('exit', stopChildren);
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
   try {
     const upstreamProc = spawn(process.execPath, ['--import', 'tsx', UPSTREAM], {
       stdio: ['ignore', 'pipe', 'inherit'],
@@ -264,7 +277,10 @@ export async function benchGatewayOverhead(options: OverheadOptions): Promise<vo
         .join(' ')}`,
     );
   } finally {
-    for (const child of children) child.kill('SIGTERM');
+    process.off('exit', stopChildren);
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    stopChildren();
     await new Promise((r) => setTimeout(r, 500));
     rmSync(dir, { recursive: true, force: true });
   }
