@@ -64,6 +64,7 @@ describe('keys and budgets kept between calls by the serving process', () => {
     });
     expect((await call(secret)).statusCode).toBe(200);
     expect((await call(secret)).statusCode).toBe(200);
+    await serving.flush(); // the two calls' settlements, in the database for the CLI to read
     const spent = (await cli.getKey(key.id))!.budget.spentNusd;
     expect(spent).toBeGreaterThan(0);
 

@@ -87,6 +87,7 @@ function assembleStore(
     reserve: (request) => ledger.reserve(request),
     settle: (request) => ledger.settle(request),
     ...(ledger.upstreamWaiting ? { upstreamWaiting: () => ledger.upstreamWaiting?.() } : {}),
+    flush: before,
     reclaimExpiredReservations: (now) => ledger.reclaimExpiredReservations(now),
     listUsage: (query) => ledger.listUsage(query),
     summarizeUsage: (query) => ledger.summarizeUsage(query),

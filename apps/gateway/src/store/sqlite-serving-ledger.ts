@@ -37,10 +37,17 @@ import type {
 } from './types.js';
 
 /**
- * With other calls in flight, settlements wait up to this long to be folded together: a fold costs
- * a transaction (about 100 µs, most of it the pages it writes) plus a few µs per settlement.
+ * Settlements wait up to this long to be folded together: a fold costs a transaction (about 100 µs,
+ * most of it the pages it writes, the same hot pages for every settlement) plus a few µs per
+ * settlement. At concurrency 1, folding 8 at a time instead of each call alone cut the gateway's
+ * CPU per call by about 90 µs (non-streamed) and 170 µs (streamed), in the benchmark.
  */
-const FOLD_WINDOW_MS = 2;
+const FOLD_WINDOW_MS = 10;
+/**
+ * The only call in flight waiting for its upstream folds what waits (off its response's path) once
+ * this many settlements wait; fewer are left for the window's end.
+ */
+const FOLD_WHILE_WAITING_MIN = 8;
 /** More settlements than this waiting are folded at once. */
 const FOLD_MAX_BATCH = 256;
 /** Folded lines are kept in the journal (refolding one is a no-op) until it is this large. */
@@ -179,8 +186,8 @@ export class ServingSqliteLedgerStore extends SqlLedgerStore {
     if (this.retryTimer !== null) return; // the database is failing: the retry folds them
     if (this.unfolded.length >= FOLD_MAX_BATCH) this.foldNow();
     else if (this.foldTimer === null && this.foldImmediate === null) {
-      // Alone, they are folded when the next call waits for its upstream (upstreamWaiting), or after
-      // the window if none comes; with other calls in flight, with theirs at the window's end.
+      // At the window's end, or earlier, once enough wait, while the only call in flight waits for
+      // its upstream (upstreamWaiting).
       this.foldTimer = setTimeout(() => {
         this.foldTimer = null;
         void this.fold();
@@ -204,11 +211,17 @@ export class ServingSqliteLedgerStore extends SqlLedgerStore {
 
   /**
    * A call is waiting for its upstream. If it is the only one in flight, the process has nothing
-   * else to do until the answer comes (a few hundred µs at least): fold what waits now, once the
-   * request has gone out (after this turn's I/O), instead of when a later response is due.
+   * else to do until the answer comes (a few hundred µs at least): if enough settlements wait, fold
+   * them now, once the request has gone out (after this turn's I/O), instead of when the window's
+   * timer fires, perhaps while a response is due.
    */
   upstreamWaiting(): void {
-    if (this.unfolded.length > 0 && this.reservations.size <= 1 && this.retryTimer === null) this.foldNow();
+    if (
+      this.unfolded.length >= FOLD_WHILE_WAITING_MIN &&
+      this.reservations.size <= 1 &&
+      this.retryTimer === null
+    )
+      this.foldNow();
   }
 
   /** Folds after this turn's I/O callbacks (a request being sent goes out first). */

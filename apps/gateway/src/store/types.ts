@@ -198,5 +198,10 @@ export interface LedgerStore {
 
 export interface GatewayStore extends KeyStore, OwnerStore, PricingStore, LedgerStore {
   readonly dialect: 'sqlite' | 'postgres';
+  /**
+   * Writes every call settled so far into the database, for readers on other connections: the
+   * SQLite serving store folds its settlement journal; elsewhere settlements are there already.
+   */
+  flush(): Promise<void>;
   close(): Promise<void>;
 }
