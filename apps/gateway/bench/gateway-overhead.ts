@@ -1,7 +1,7 @@
 // Gateway-added latency and throughput against a mock upstream on loopback, with keys, budgets,
 // metering, the ledger (SQLite) and metrics on: upstream, gateway and client are separate processes.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,6 +17,21 @@ const MASTER = 'bench-master-key';
 const UNIT_NODE_FLAGS = '--max-semi-space-size=4 --max-old-space-size=192';
 /** The unit's allocator setting (glibc arenas: one per thread by default, each keeping freed memory). */
 const UNIT_MALLOC_ARENA_MAX = '2';
+/** The unit's LD_PRELOAD: jemalloc (Debian's libjemalloc2), where it is installed. */
+const UNIT_PRELOAD = 'libjemalloc.so.2';
+const LIBRARY_DIRS = ['/usr/lib/x86_64-linux-gnu', '/usr/lib/aarch64-linux-gnu', '/usr/lib64', '/usr/lib'];
+
+/**
+ * The allocator the gateway runs with: BENCH_GATEWAY_PRELOAD (a library, or '' for glibc's malloc),
+ * else the unit's jemalloc if installed here, else glibc's malloc.
+ */
+function gatewayPreload(): { preload: string | null; allocator: string } {
+  const chosen = process.env.BENCH_GATEWAY_PRELOAD;
+  if (chosen !== undefined) return chosen ? { preload: chosen, allocator: chosen } : glibc();
+  const found = LIBRARY_DIRS.some((dir) => existsSync(join(dir, UNIT_PRELOAD)));
+  return found ? { preload: UNIT_PRELOAD, allocator: `jemalloc (${UNIT_PRELOAD})` } : glibc();
+}
+const glibc = () => ({ preload: null, allocator: "glibc's malloc" });
 
 function waitForLine(child: ChildProcess, pattern: RegExp): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -133,8 +148,9 @@ export async function benchGatewayOverhead(options: OverheadOptions): Promise<vo
     // drained by this busy load generator would back up into the gateway's memory.
     const port = await freePort();
     const logFd = openSync(join(dir, 'gateway.log'), 'w');
-    // The systemd unit's heap flags (its NODE_OPTIONS) and MALLOC_ARENA_MAX by default, so the RSS
-    // figure is the deployed one; BENCH_GATEWAY_NODE_FLAGS='' runs with Node's defaults.
+    // The systemd unit's heap flags (its NODE_OPTIONS), MALLOC_ARENA_MAX and allocator by default,
+    // so the RSS figure is the deployed one; BENCH_GATEWAY_NODE_FLAGS='' runs with Node's defaults.
+    const allocator = gatewayPreload();
     const nodeFlags = (process.env.BENCH_GATEWAY_NODE_FLAGS ?? UNIT_NODE_FLAGS).split(' ').filter(Boolean);
     const gateway = spawn(
       process.execPath,
@@ -143,6 +159,7 @@ export async function benchGatewayOverhead(options: OverheadOptions): Promise<vo
         env: {
           ...process.env,
           MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX ?? UNIT_MALLOC_ARENA_MAX,
+          ...(allocator.preload ? { LD_PRELOAD: allocator.preload } : {}),
           DATABASE_URL: `file:${join(dir, 'gateway.db')}`,
           GATEWAY_MASTER_KEY: MASTER,
           LOG_LEVEL: 'info',
@@ -264,6 +281,7 @@ export async function benchGatewayOverhead(options: OverheadOptions): Promise<vo
       '\n== gateway overhead (mock upstream on loopback; SQLite ledger, keys, budgets, metrics, logs on;\n' +
         '   bare proxy = a logic-free node:http pass-through, the floor for any Node proxy on this machine)',
     );
+    console.log(`gateway: node ${nodeFlags.join(' ') || '(defaults)'}, allocator ${allocator.allocator}`);
     for (const row of rows) console.log(row);
     if (capacity.length > 0) {
       console.log(
