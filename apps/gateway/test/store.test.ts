@@ -1,6 +1,6 @@
 import { readFileSync, statSync } from 'node:fs';
 import BetterSqlite3 from 'better-sqlite3';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { usdToNano } from '../src/money.js';
 import { nextResetAt } from '../src/store/budget-period.js';
 import { DatabaseInUseError, type GatewayStore, openStore } from '../src/store/index.js';
@@ -345,6 +345,52 @@ describe('the serving store on SQLite', () => {
       });
       expect(hourly.find((r) => r.group === 'even')).toMatchObject(expected(0));
     } finally {
+      await serving.close();
+    }
+  });
+
+  it('folds one-at-a-time settlements eight at a time while a call waits for its upstream, the others after 10 ms', async () => {
+    const serving = await openStore(db.url, {}, { serving: true });
+    const other = new BetterSqlite3(db.url.slice('file:'.length), { readonly: true });
+    const rows = () => (other.prepare('SELECT count(*) AS n FROM usage').get() as { n: number }).n;
+    /** Event-loop turns until `done` or 200 turns (the folds run on setImmediate, which stays real). */
+    const turns = async (done: () => boolean) => {
+      for (let i = 0; i < 200 && !done(); i++) await new Promise((resolve) => setImmediate(resolve));
+    };
+    try {
+      const { key } = await serving.createKey({ alias: 'k', budget: { maxNusd: 1_000_000 } });
+      vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] }); // the fold window's timer
+      // Calls one at a time, as at concurrency 1: reserved, upstream request out, settled.
+      const call = async (i: number) => {
+        await serving.reserve({ id: `c${i}`, keyId: key.id, ownerId: null, amountNusd: 500, ttlMs: 60_000 });
+        serving.upstreamWaiting?.();
+        await new Promise((resolve) => setImmediate(resolve));
+        await serving.settle({
+          reservationId: `c${i}`,
+          keyId: key.id,
+          ownerId: null,
+          costNusd: 100,
+          row: settleRow(),
+        });
+      };
+      for (let i = 1; i <= 8; i++) await call(i);
+      await turns(() => false);
+      expect(rows()).toBe(0); // journaled and counted, not folded yet
+      // The ninth call waits for its upstream with eight settlements waiting: they are folded now.
+      await call(9);
+      await turns(() => rows() === 8);
+      expect(rows()).toBe(8);
+      // The ninth's own settlement waits for the window's end.
+      vi.advanceTimersByTime(9);
+      await turns(() => false);
+      expect(rows()).toBe(8);
+      vi.advanceTimersByTime(1);
+      await turns(() => rows() === 9);
+      expect(rows()).toBe(9);
+      expect((await serving.getKey(key.id))?.budget).toMatchObject({ spentNusd: 900, reservedNusd: 0 });
+    } finally {
+      vi.useRealTimers();
+      other.close();
       await serving.close();
     }
   });
